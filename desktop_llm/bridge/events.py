@@ -1,0 +1,42 @@
+"""Events pushed from Python to the page over server-sent events."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+
+class EventBus:
+    """Fan-out of events to every connected page. `publish` may be called from any thread."""
+
+    def __init__(self, queue_size: int = 256):
+        self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        self._lock = threading.Lock()
+        self._queue_size = queue_size
+
+    def publish(self, name: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for loop, queue in subscribers:
+            loop.call_soon_threadsafe(_put_dropping_oldest, queue, (name, data))
+
+    async def subscribe(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        queue: asyncio.Queue = asyncio.Queue(self._queue_size)
+        key = (asyncio.get_running_loop(), queue)
+        with self._lock:
+            self._subscribers.add(key)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            with self._lock:
+                self._subscribers.discard(key)
+
+
+def _put_dropping_oldest(queue: asyncio.Queue, item: Any) -> None:
+    # A page that stops reading must not make Python hold events forever.
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(item)

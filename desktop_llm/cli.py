@@ -1,0 +1,60 @@
+"""`desktop-llm`: runs the app; subcommands look after models."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from desktop_llm import __version__
+from desktop_llm.models.store import ModelStore
+from desktop_llm.paths import AppPaths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="desktop-llm", description="A private, offline language model on your own machine."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--host",
+        choices=["auto", "webview", "browser"],
+        help="the window to use (default: the `host` setting, normally auto)",
+    )
+    sub = parser.add_subparsers(dest="command")
+    models = sub.add_parser("models", help="the models on this machine")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    models_sub.add_parser("list", help="list the models in the store")
+    sub.add_parser("paths", help="show where settings, models and logs are kept")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    paths = AppPaths.from_env()
+
+    if args.command == "models":
+        return _models_list(paths)
+    if args.command == "paths":
+        for name in ("config", "data", "cache", "logs"):
+            print(f"{name:7} {getattr(paths, name)}")
+        return 0
+    return _run_app(paths, args.host)
+
+
+def _run_app(paths: AppPaths, host: str | None) -> int:
+    from desktop_llm.launcher import Launcher, LaunchError
+    from desktop_llm.models.embedded import EmbeddedModelMissing
+
+    try:
+        return Launcher(paths, host).run()
+    except (LaunchError, EmbeddedModelMissing) as exc:
+        print(f"desktop-llm: {exc}", file=sys.stderr)
+        return 2
+
+
+def _models_list(paths: AppPaths) -> int:
+    entries = ModelStore(paths.models).list()
+    if not entries:
+        print("No models in the store yet; start the app once to add the built-in one.")
+    for entry in entries:
+        print(f"{entry.id:40} {entry.engine:7} {entry.size / 1e6:9.1f} MB  {entry.name}")
+    return 0

@@ -1,0 +1,21 @@
+"""What every host (a window that shows the app) provides."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Host(Protocol):
+    name: str
+
+    def run(self, url: str) -> None:
+        """Open a window on url and block until the user closes it."""
+
+    def close(self) -> None:
+        """Close the window from another thread; `run` then returns."""
+
+
+def running_as_root() -> bool:
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0

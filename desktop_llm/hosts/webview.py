@@ -1,0 +1,89 @@
+"""The webview host: pywebview with the platform's Chromium-family engine where there is one.
+
+    Windows  WebView2 (Chromium; WebGPU on)       flags: WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS
+    macOS    WKWebView (WebGPU from macOS 26)     no flags
+    Linux    QtWebEngine (Chromium; no WebGPU)    flags: QTWEBENGINE_CHROMIUM_FLAGS
+
+The profile persists (`private_mode=False`) under the app's data folder; with the server's fixed
+port the page's origin, and so its storage, stays the same across launches.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from desktop_llm.constants import APP_NAME
+from desktop_llm.hosts.base import running_as_root
+from desktop_llm.hosts.chromium_flags import merge_flag_string
+
+_GUI = {"Linux": "qt", "Windows": "edgechromium", "Darwin": "cocoa"}
+_FLAGS_ENV = {"Linux": "QTWEBENGINE_CHROMIUM_FLAGS", "Windows": "WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS"}
+
+
+def webview_available() -> bool:
+    try:
+        import webview  # noqa: F401
+    except ImportError:
+        return False
+    if platform.system() == "Linux":
+        try:
+            from qtpy import QtWebEngineWidgets  # noqa: F401
+        except Exception:
+            return False
+    return True
+
+
+class WebviewHost:
+    name = "webview"
+
+    def __init__(self, storage: Path, extra_flags: list[str]):
+        self.storage = storage
+        self.extra_flags = extra_flags
+        self._window: Any = None
+
+    def run(self, url: str) -> None:
+        import webview
+
+        system = platform.system()
+        self._prepare_engine_flags(system)
+        self.storage.mkdir(parents=True, exist_ok=True)
+        self._window = webview.create_window(
+            APP_NAME, url, width=1100, height=780, min_size=(520, 420)
+        )
+        webview.start(gui=_GUI.get(system), private_mode=False, storage_path=str(self.storage))
+        self._window = None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.destroy()
+
+    def _prepare_engine_flags(self, system: str) -> None:
+        env_name = _FLAGS_ENV.get(system)
+        if env_name is None:
+            return
+        os.environ[env_name] = merge_flag_string(
+            os.environ.get(env_name, ""), "--disable-background-networking", *self.extra_flags
+        )
+        if system == "Linux":
+            if running_as_root():
+                os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+            _merge_pywebview_flags(env_name)
+
+
+def _merge_pywebview_flags(env_name: str) -> None:
+    """pywebview's Qt backend appends its own --enable-features to the flags, which would erase
+    ours (Chromium keeps the last one). Make its append a merge instead."""
+    import webview.platforms.qt as qt_backend
+
+    original = qt_backend.environ_append
+
+    def append_merging(key: str, *values: str, sep: str = " ") -> None:
+        if key != env_name:
+            original(key, *values, sep=sep)
+            return
+        os.environ[key] = merge_flag_string(os.environ.get(key, ""), " ".join(values))
+
+    qt_backend.environ_append = append_merging

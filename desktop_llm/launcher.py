@@ -1,0 +1,119 @@
+"""Starting the app: settings, model store, local server, then a window until the user closes it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from desktop_llm.bridge.api import Bridge
+from desktop_llm.constants import UI_DIST_DIR
+from desktop_llm.hosts.base import Host
+from desktop_llm.hosts.browser import BrowserHost, find_browser
+from desktop_llm.hosts.webview import WebviewHost, webview_available
+from desktop_llm.models.embedded import provision_embedded
+from desktop_llm.models.store import ModelStore
+from desktop_llm.paths import AppPaths
+from desktop_llm.server import LocalServer, PortInUse, bind_loopback
+from desktop_llm.settings import Settings, SettingsFile
+
+log = logging.getLogger(__name__)
+
+
+class LaunchError(RuntimeError):
+    pass
+
+
+class Launcher:
+    """Owns the server and the current window; the bridge asks it to switch windows."""
+
+    def __init__(self, paths: AppPaths, host_choice: str | None = None):
+        self.paths = paths
+        self.settings_file = SettingsFile(paths.settings_file)
+        self.settings: Settings = self.settings_file.load()
+        self.host_choice = host_choice or self.settings.host
+        self.store = ModelStore(paths.models)
+        self.host_name = "none"  # the window in use, once chosen
+        self.server: LocalServer | None = None
+        self._host: Host | None = None
+        self._next_host: str | None = None
+        self._lock = threading.Lock()
+
+    # HostControl, for the bridge
+    @property
+    def current(self) -> str:
+        return self.host_name
+
+    def browser_found(self) -> str | None:
+        return find_browser(self.settings_file.load().browser)
+
+    def switch_to(self, host: str) -> None:
+        with self._lock:
+            self._next_host = host
+            current = self._host
+        if current is not None:
+            threading.Timer(0.3, current.close).start()  # let the answer reach the page first
+
+    def start_server(self) -> LocalServer:
+        """Everything but the window: folders, the embedded model, the local server."""
+        if not (UI_DIST_DIR / "index.html").is_file():
+            raise LaunchError(f"The UI is not built ({UI_DIST_DIR}). Run `npm run build` in ui/.")
+        self.paths.create()
+        provision_embedded(self.store)
+        self.host_name = self._resolve_host(self.host_choice)
+        bridge = Bridge(self.settings_file, self.store, self)
+        self.server = LocalServer(bridge, UI_DIST_DIR, self._bind()).start()
+        log.info("serving on %s", self.server.origin)
+        return self.server
+
+    def run(self) -> int:
+        server = self.start_server()
+        try:
+            while True:
+                host = self._make_host(self.host_name)
+                with self._lock:
+                    self._host, self._next_host = host, None
+                host.run(server.launch_url())
+                with self._lock:
+                    next_host, self._host = self._next_host, None
+                if next_host is None:
+                    break
+                self.host_name = next_host
+        finally:
+            server.stop()
+        return 0
+
+    def _bind(self):
+        port = self.settings.server_port
+        try:
+            sock = bind_loopback(port)
+        except PortInUse:
+            # Another program holds our port: a new origin means the page's browser storage
+            # starts empty, but everything that matters lives in Python's files.
+            log.warning("port %s is in use; choosing another", port)
+            sock = bind_loopback(0)
+        chosen = sock.getsockname()[1]
+        if chosen != port:
+            self.settings = self.settings_file.update({"server_port": chosen})
+        return sock
+
+    def _resolve_host(self, choice: str) -> str:
+        if choice == "auto":
+            return "webview" if webview_available() else "browser"
+        return choice
+
+    def _make_host(self, name: str) -> Host:
+        settings = self.settings_file.load()
+        if name == "browser":
+            executable = find_browser(settings.browser)
+            if executable is None:
+                raise LaunchError(
+                    "No Chromium-family browser was found (Chromium, Chrome, Edge or Brave). "
+                    "Install one or name it with the `browser` setting."
+                )
+            return BrowserHost(executable, self.paths.browser_profile, settings.browser_flags)
+        if not webview_available():
+            raise LaunchError(
+                "The webview is not available (pywebview or its Qt WebEngine is missing). "
+                "Use --host browser."
+            )
+        return WebviewHost(self.paths.webview_storage, settings.browser_flags)

@@ -1,0 +1,1 @@
+"""Models: the store on disk, the embedded default model and the catalog."""

@@ -1,0 +1,69 @@
+"""Where Desktop LLM keeps its files.
+
+By default the platform's usual folders (platformdirs); with DESKTOP_LLM_HOME set, everything
+lives under that one folder:
+
+    $DESKTOP_LLM_HOME/
+    ├── config/settings.json       the user's settings
+    ├── data/
+    │   ├── models/<model-id>/     the model store (see models/store.py)
+    │   ├── webview/               the webview's profile (localStorage, IndexedDB)
+    │   └── browser-profile/       the browser host's own --user-data-dir
+    ├── cache/                     downloads in progress
+    └── logs/
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from desktop_llm.constants import APP_AUTHOR, APP_ID, ENV_HOME, env_path
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    config: Path
+    data: Path
+    cache: Path
+    logs: Path
+
+    @classmethod
+    def from_env(cls) -> AppPaths:
+        home = env_path(ENV_HOME)
+        if home is not None:
+            return cls.under(home)
+        dirs = platformdirs.PlatformDirs(APP_ID, APP_AUTHOR)
+        return cls(
+            config=Path(dirs.user_config_dir),
+            data=Path(dirs.user_data_dir),
+            cache=Path(dirs.user_cache_dir),
+            logs=Path(dirs.user_log_dir),
+        )
+
+    @classmethod
+    def under(cls, home: Path) -> AppPaths:
+        home = home.resolve()
+        return cls(home / "config", home / "data", home / "cache", home / "logs")
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config / "settings.json"
+
+    @property
+    def models(self) -> Path:
+        return self.data / "models"
+
+    @property
+    def webview_storage(self) -> Path:
+        return self.data / "webview"
+
+    @property
+    def browser_profile(self) -> Path:
+        return self.data / "browser-profile"
+
+    def create(self) -> None:
+        for folder in (self.config, self.data, self.cache, self.logs, self.models):
+            folder.mkdir(parents=True, exist_ok=True)

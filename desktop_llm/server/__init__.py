@@ -1,0 +1,75 @@
+"""The local server: loopback only, one port kept across launches, run by uvicorn in a thread."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from desktop_llm.bridge.api import Bridge
+from desktop_llm.constants import LAUNCH_PARAM, LOOPBACK
+from desktop_llm.server.app import create_app
+from desktop_llm.server.security import Session
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def bind_loopback(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1; port 0 lets the system choose."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows: no port sharing with other programs
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+    else:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES) or getattr(exc, "winerror", 0) == 10048:
+            raise PortInUse(port) from exc
+        raise
+    sock.listen(64)
+    return sock
+
+
+class LocalServer:
+    def __init__(self, bridge: Bridge, ui_dir: Path, sock: socket.socket):
+        self.session = Session()
+        self.sock = sock
+        self.port: int = sock.getsockname()[1]
+        self.app = create_app(bridge, self.session, ui_dir, self.port)
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="local-server", daemon=True)
+
+    @property
+    def origin(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def launch_url(self) -> str:
+        """A URL that opens the app once; the code in it is useless after that."""
+        return f"{self.origin}/?{LAUNCH_PARAM}={self.session.new_launch_code()}"
+
+    def start(self) -> LocalServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("The local server did not start.")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        self._server.run(sockets=[self.sock])

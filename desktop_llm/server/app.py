@@ -1,0 +1,126 @@
+"""The local server's routes (Starlette):
+
+    /                                   the UI (after the launch-code handshake, security.py)
+    /assets/...                         the built UI's scripts, styles and wasm
+    /models/<id>/resolve/main/<file>    model files from the store: Range, ETag, never cached
+    /api/<name>                         one route per bridge function (bridge/api.py)
+    /api/events                         server-sent events
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sse_starlette import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from desktop_llm.bridge.api import Bridge, BridgeError
+from desktop_llm.constants import LAUNCH_PARAM
+from desktop_llm.safe_path import UnsafePath
+from desktop_llm.server.security import GuardMiddleware, Session
+
+MAX_JSON_BODY = 1 << 20
+
+NOT_LAUNCHED_PAGE = """<!doctype html><meta charset="utf-8"><title>Desktop LLM</title>
+<p>This window's session has ended. Close it and start Desktop LLM again from its launcher.</p>
+"""
+
+
+def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Starlette:
+    async def index(request: Request) -> Response:
+        code = request.query_params.get(LAUNCH_PARAM)
+        if code is not None:
+            if not session.redeem(code):
+                return Response(NOT_LAUNCHED_PAGE, status_code=403, media_type="text/html")
+            redirect = RedirectResponse("/", status_code=303)
+            redirect.headers["set-cookie"] = session.cookie_header()
+            redirect.headers["cache-control"] = "no-store"
+            return redirect
+        if not session.is_valid(request.cookies.get("dllm_session")):
+            return Response(NOT_LAUNCHED_PAGE, status_code=403, media_type="text/html")
+        return FileResponse(ui_dir / "index.html", headers={"cache-control": "no-cache"})
+
+    def model_file(request: Request) -> Response:
+        try:
+            path = bridge.store.file_path(
+                request.path_params["model_id"], request.path_params["path"]
+            )
+        except (UnsafePath, FileNotFoundError):
+            return Response("Not found", status_code=404, media_type="text/plain")
+        return FileResponse(path, headers={"cache-control": "no-store"})
+
+    async def events(request: Request) -> EventSourceResponse:
+        async def stream():
+            async for name, data in bridge.events.subscribe():
+                yield {"event": name, "data": json.dumps(data)}
+
+        return EventSourceResponse(stream(), ping=15)
+
+    routes = [
+        Route("/", index),
+        Route("/models/{model_id}/resolve/main/{path:path}", model_file, methods=["GET", "HEAD"]),
+        Route("/api/events", events),
+        _bridge_route("/api/info", bridge.info),
+        _bridge_route("/api/settings", bridge.get_settings),
+        _bridge_route("/api/settings", bridge.update_settings, body_as="changes"),
+        _bridge_route("/api/models", bridge.list_models),
+        _bridge_route("/api/host", bridge.switch_host, body_as=None),
+        _bridge_route("/api/open-external", bridge.open_external, body_as=None),
+        Mount("/assets", StaticFiles(directory=ui_dir / "assets", check_dir=False)),
+    ]
+    app = Starlette(routes=routes)
+    allowed = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    app.add_middleware(GuardMiddleware, session=session, allowed_hosts=allowed)
+    return app
+
+
+def _bridge_route(
+    path: str, function: Callable[..., Any], body_as: str | bool | None = False
+) -> Route:
+    """GET for functions without arguments; POST with a JSON body otherwise.
+
+    body_as=False: no body. body_as="name": the whole body is that argument.
+    body_as=None: the body's keys are the arguments.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        kwargs: dict[str, Any] = {}
+        if body_as is not False:
+            body = await request.body()
+            if len(body) > MAX_JSON_BODY:
+                return _error(413, "The request is too large.")
+            try:
+                payload = json.loads(body or b"null")
+            except ValueError:
+                return _error(400, "The request body is not valid JSON.")
+            if body_as is None:
+                if not isinstance(payload, dict):
+                    return _error(400, "The request body must be a JSON object.")
+                kwargs = payload
+            else:
+                kwargs = {body_as: payload}
+        try:
+            result = await run_in_threadpool(function, **kwargs)
+        except TypeError as exc:
+            return _error(400, f"Wrong arguments: {exc}")
+        except BridgeError as exc:
+            return _error(exc.status, str(exc), exc.field)
+        return JSONResponse(result, headers={"cache-control": "no-store"})
+
+    method = "GET" if body_as is False else "POST"
+    return Route(path, endpoint, methods=[method], name=function.__name__)
+
+
+def _error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if field_name:
+        body["field"] = field_name
+    return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})

@@ -1,0 +1,197 @@
+"""The user's settings: one typed schema, validated on load and on every change.
+
+The file is JSON. Writes go to a temporary file in the same folder that then replaces the old one,
+under a file lock, so a crash or a second writer never leaves half a file behind. A file that cannot
+be read is kept aside as `settings.json.corrupt-<time>` and the defaults are used; `warning` then
+says so and the UI shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from desktop_llm.constants import EMBEDDED_MODEL_ID
+
+
+class SettingsError(ValueError):
+    """A value the schema refuses; `field` names the setting."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+def _choice(*allowed: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if value not in allowed:
+            return f"must be one of {', '.join(allowed)}"
+        return None
+
+    return check
+
+
+def _number(low: float, high: float, integer: bool = False) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return "must be a whole number" if integer else "must be a number"
+        if not low <= value <= high:
+            return f"must be between {low:g} and {high:g}"
+        return None
+
+    return check
+
+
+def _text(max_len: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str):
+            return "must be text"
+        if len(value) > max_len:
+            return f"must be at most {max_len} characters"
+        return None
+
+    return check
+
+
+def _flags(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return "must be a list of command-line flags"
+    if any(not v.startswith("--") for v in value):
+        return "every flag must start with --"
+    return None
+
+
+def _port(value: Any) -> str | None:
+    if value == 0:
+        return None  # chosen on first launch
+    return _number(1024, 65535, integer=True)(value)
+
+
+def _setting(default: Any, check: Callable[[Any], str | None], doc: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"check": check, "doc": doc})
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = _setting(EMBEDDED_MODEL_ID, _text(200), "The model the app loads at start.")
+    host: str = _setting(
+        "auto", _choice("auto", "webview", "browser"), "Which window shows the app."
+    )
+    browser: str = _setting(
+        "", _text(1000), "Browser for the browser host: a name or a path; empty finds one."
+    )
+    browser_flags: list[str] = _setting([], _flags, "Extra flags for the browser or webview.")
+    server_port: int = _setting(0, _port, "Port of the local server; chosen on first launch.")
+    temperature: float = _setting(0.7, _number(0, 2), "Sampling temperature; 0 is greedy.")
+    top_p: float = _setting(0.95, _number(0.01, 1), "Nucleus sampling.")
+    max_tokens: int = _setting(512, _number(1, 32768, integer=True), "Longest answer, in tokens.")
+    context_size: int = _setting(
+        2048, _number(256, 131072, integer=True), "Context window of CPU models, in tokens."
+    )
+    threads: int = _setting(0, _number(0, 256, integer=True), "CPU engine threads; 0 is all.")
+    system_prompt: str = _setting(
+        "You are a helpful assistant.", _text(20000), "Instructions given before every chat."
+    )
+    theme: str = _setting("system", _choice("system", "light", "dark"), "Colour theme.")
+
+    def validate(self) -> None:
+        for f in fields(self):
+            problem = f.metadata["check"](getattr(self, f.name))
+            if problem:
+                raise SettingsError(f.name, problem)
+
+    def with_changes(self, changes: dict[str, Any]) -> Settings:
+        known = {f.name for f in fields(self)}
+        for name in changes:
+            if name not in known:
+                raise SettingsError(name, "is not a setting")
+        changed = replace(self, **changes)
+        changed.validate()
+        return changed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def describe(cls) -> list[dict[str, Any]]:
+        """The schema, for the settings panel."""
+        defaults = cls()
+        return [
+            {"name": f.name, "default": getattr(defaults, f.name), "doc": f.metadata["doc"]}
+            for f in fields(cls)
+        ]
+
+
+class SettingsFile:
+    """Loads and saves `Settings` at one path."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.warning: str | None = None
+        self._lock = FileLock(str(path) + ".lock")
+
+    def load(self) -> Settings:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Settings()
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("the file does not hold a JSON object")
+            return self._from_dict(data)
+        except (ValueError, SettingsError, TypeError) as exc:
+            return self._recover(exc)
+
+    def save(self, settings: Settings) -> None:
+        settings.validate()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._write_atomically(settings)
+
+    def update(self, changes: dict[str, Any]) -> Settings:
+        """Read, change and write under one lock, so concurrent updates all land."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            updated = self.load().with_changes(changes)
+            self._write_atomically(updated)
+        return updated
+
+    def _from_dict(self, data: dict[str, Any]) -> Settings:
+        known = {f.name for f in fields(Settings)}
+        settings = replace(Settings(), **{k: v for k, v in data.items() if k in known})
+        settings.validate()
+        return settings
+
+    def _recover(self, exc: Exception) -> Settings:
+        kept = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(self.path, kept)
+        self.warning = (
+            f"Your settings file could not be read ({exc}). It was kept as {kept.name} "
+            "and the default settings are in use."
+        )
+        return Settings()
+
+    def _write_atomically(self, settings: Settings) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(settings.to_dict(), out, indent=2)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

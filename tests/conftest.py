@@ -1,0 +1,108 @@
+"""Shared fixtures: an app home per test, the real server, a real Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from desktop_llm.hosts.browser import browser_flags
+from desktop_llm.launcher import Launcher
+from desktop_llm.paths import AppPaths
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+# Chromium must not try to reach the network from tests (and as root it needs --no-sandbox,
+# which browser_flags adds).
+QUIET_CHROMIUM = ["--disable-gpu-sandbox", "--disable-quic", "--mute-audio"]
+
+
+@pytest.fixture
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppPaths:
+    monkeypatch.setenv("DESKTOP_LLM_HOME", str(tmp_path / "home"))
+    return AppPaths.from_env()
+
+
+@pytest.fixture
+def launcher(app_home: AppPaths) -> Iterator[Launcher]:
+    """The real app minus its window: settings, store with the embedded model, local server."""
+    app = Launcher(app_home, host_choice="browser")
+    app.start_server()
+    yield app
+    assert app.server is not None
+    app.server.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser_page(playwright_driver, launcher: Launcher, tmp_path: Path):
+    """Headless Debian Chromium with the browser host's own flags (WebGPU on), on the app."""
+    profile = tmp_path / "profile"
+    flags = [f for f in browser_flags(profile, QUIET_CHROMIUM) if not f.startswith("--user-data-dir")]
+    context = playwright_driver.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=flags
+    )
+    page = context.pages[0] if context.pages else context.new_page()
+    page.set_default_timeout(60_000)
+    assert launcher.server is not None
+    page.goto(launcher.server.launch_url())
+    yield page
+    context.close()
+
+
+def wait_until(page, expression: str, arg=None, timeout: float = 60.0):
+    """Poll a JS function until it returns something truthy. (Playwright's wait_for_function
+    evaluates strings with eval, which the app's Content-Security-Policy rightly forbids.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)
+
+
+def wait_ready(page, timeout: float = 90.0) -> None:
+    wait_until(
+        page,
+        "() => ['ready','error','unavailable'].includes(document.body.dataset.engineState)",
+        timeout=timeout,
+    )
+    state = page.evaluate("document.body.dataset.engineState")
+    status = page.text_content("#engine-status")
+    assert state == "ready", f"engine state {state}: {status}"
+
+
+def ask(page, prompt: str, timeout: float = 120.0) -> str:
+    """Type a prompt, press Enter, wait for the whole answer; returns its text."""
+    count = page.locator("article.message.assistant").count()
+    page.fill("#prompt", prompt)
+    page.press("#prompt", "Enter")
+    answer = page.locator("article.message.assistant").nth(count)
+    answer.wait_for()
+    wait_until(
+        page,
+        "n => document.querySelectorAll('article.message.assistant')[n]?.dataset.state",
+        count,
+        timeout,
+    )
+    return answer.locator(".answer").inner_text()
+
+
+def set_greedy(launcher: Launcher, max_tokens: int = 24) -> None:
+    launcher.settings_file.update({"temperature": 0, "max_tokens": max_tokens})
+
+
+os.environ.setdefault("LANG", "C.UTF-8")

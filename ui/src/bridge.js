@@ -1,0 +1,52 @@
+// The page's side of the bridge: one function per Python route (desktop_llm/bridge/api.py).
+// The session cookie travels by itself; the header proves the request comes from this page.
+
+export class BridgeError extends Error {
+  constructor(message, status, field) {
+    super(message);
+    this.status = status;
+    this.field = field;
+  }
+}
+
+async function call(method, name, body) {
+  let response;
+  try {
+    response = await fetch(`/api/${name}`, {
+      method,
+      headers: { 'X-Desktop-LLM': '1', 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new BridgeError('The app is not answering. Close this window and start it again.', 0);
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new BridgeError(data.error || `The app answered ${response.status}.`, response.status, data.field);
+  }
+  return data;
+}
+
+export const bridge = {
+  info: () => call('GET', 'info'),
+  settings: () => call('GET', 'settings'),
+  updateSettings: (changes) => call('POST', 'settings', changes),
+  models: () => call('GET', 'models'),
+  switchHost: (host) => call('POST', 'host', { host }),
+  openExternal: (url) => call('POST', 'open-external', { url }),
+
+  /** Subscribe to pushed events: handlers is {eventName: (data) => void}. */
+  events(handlers) {
+    const source = new EventSource('/api/events');
+    for (const [name, handler] of Object.entries(handlers)) {
+      source.addEventListener(name, (event) => handler(JSON.parse(event.data)));
+    }
+    return source;
+  },
+};
+
+/** Where the local server serves a model's files (the hub's layout, which WebLLM expects). */
+export function modelBaseUrl(modelId) {
+  return `${location.origin}/models/${encodeURIComponent(modelId)}/resolve/main/`;
+}

@@ -1,0 +1,79 @@
+// GGUF models on the CPU, through wllama (llama.cpp in WebAssembly). Threads need the page to be
+// crossOriginIsolated, which the local server's COOP/COEP headers give it.
+import { Wllama } from '@wllama/wllama';
+import singleThreadWasm from '@wllama/wllama/esm/single-thread/wllama.wasm?url';
+import multiThreadWasm from '@wllama/wllama/esm/multi-thread/wllama.wasm?url';
+import { modelBaseUrl } from '../bridge.js';
+
+export class WllamaEngine {
+  constructor(model, settings) {
+    this.model = model;
+    this.settings = settings;
+    this.wllama = null;
+  }
+
+  async load(onProgress) {
+    const file = this.model.files[0];
+    const blob = await fetchModelFile(modelBaseUrl(this.model.id) + encodeURIComponent(file), this.model.size,
+      (fraction) => onProgress(fraction * 0.9, 'Reading the model'));
+    onProgress(0.92, 'Starting the engine');
+    this.wllama = new Wllama(
+      { 'single-thread/wllama.wasm': singleThreadWasm, 'multi-thread/wllama.wasm': multiThreadWasm },
+      { suppressNativeLog: true },
+    );
+    const cores = navigator.hardwareConcurrency || 1;
+    const threads = self.crossOriginIsolated ? (this.settings.threads || cores) : 1;
+    await this.wllama.loadModel([blob], {
+      n_ctx: Math.min(this.settings.context_size, this.model.context_window || this.settings.context_size),
+      n_threads: threads,
+    });
+    onProgress(1, 'Ready');
+  }
+
+  async *stream(messages, options, signal) {
+    const decoder = new TextDecoder();
+    const sampling = options.temperature === 0
+      ? { temp: 0 }
+      : { temp: options.temperature, top_p: options.top_p };
+    const chunks = await this.wllama.createChatCompletion(messages, {
+      nPredict: options.max_tokens,
+      sampling,
+      stream: true,
+      useCache: true,
+      abortSignal: signal,
+    });
+    for await (const chunk of chunks) {
+      const piece = decoder.decode(chunk.piece, { stream: true });
+      if (piece) yield piece;
+    }
+    const rest = decoder.decode();
+    if (rest) yield rest;
+  }
+
+  describe() {
+    return { engine: 'wllama (CPU)', threads: this.wllama?.getNumThreads() ?? 0 };
+  }
+
+  async unload() {
+    await this.wllama?.exit();
+    this.wllama = null;
+  }
+}
+
+/** Fetch a model file from the local server into a Blob, reporting progress. */
+async function fetchModelFile(url, expectedSize, onProgress) {
+  const response = await fetch(url, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`Missing model file: ${url} (${response.status})`);
+  const total = Number(response.headers.get('content-length')) || expectedSize || 0;
+  const reader = response.body.getReader();
+  const parts = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    received += value.byteLength;
+    if (total) onProgress(Math.min(received / total, 1));
+  }
+  return new Blob(parts);
+}

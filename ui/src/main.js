@@ -1,0 +1,186 @@
+// The app's page: picks and loads a model, runs the chat, shows what is going on.
+import { bridge } from './bridge.js';
+import { Chat } from './chat.js';
+import { createEngine } from './engines/index.js';
+import { explainLoadError } from './engines/errors.js';
+import { gpuFit, probeWebGPU } from './gpu.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  select: $('model-select'), status: $('engine-status'), newChat: $('new-chat'),
+  banners: $('banners'), progress: $('load-progress'), bar: $('load-bar'), barLabel: $('load-label'),
+  messages: $('messages'), empty: $('empty-state'), composer: $('composer'), prompt: $('prompt'),
+  send: $('send'), stop: $('stop'), stats: $('stats'),
+};
+
+const state = { info: null, settings: null, models: [], gpu: null, engine: null, model: null };
+const chat = new Chat(ui.messages, ui.empty);
+
+function setEngineState(name, text) {
+  document.body.dataset.engineState = name;
+  ui.status.textContent = text;
+  ui.send.disabled = name !== 'ready' || chat.busy;
+}
+
+function showBanner(kind, text, action) {
+  const banner = document.createElement('div');
+  banner.className = `banner ${kind}`;
+  banner.dataset.kind = kind;
+  const words = document.createElement('span');
+  words.textContent = text;
+  banner.append(words);
+  if (action) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = action.label;
+    button.addEventListener('click', action.run);
+    banner.append(button);
+  }
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.className = 'dismiss';
+  close.setAttribute('aria-label', 'Dismiss');
+  close.textContent = '×';
+  close.addEventListener('click', () => banner.remove());
+  banner.append(close);
+  ui.banners.append(banner);
+  return banner;
+}
+
+function applyTheme(theme) {
+  if (theme === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+}
+
+async function loadModel(model) {
+  if (model.engine === 'webllm') {
+    const fit = gpuFit(state.gpu, model.webllm || {}, state.info);
+    if (!fit.ok) {
+      setEngineState('unavailable', `${fit.reason} ${fit.fix}`);
+      return;
+    }
+  }
+  await state.engine?.unload().catch(() => {});
+  state.engine = null;
+  state.model = model;
+  const engine = createEngine(model, state.settings);
+  setEngineState('loading', `Loading ${model.name}…`);
+  ui.progress.hidden = false;
+  try {
+    await engine.load((fraction, text) => {
+      ui.bar.value = fraction;
+      ui.barLabel.textContent = `${text ? text.split('\n')[0] : 'Loading'} (${Math.round(fraction * 100)}%)`;
+    });
+  } catch (error) {
+    console.error(error);
+    setEngineState('error', explainLoadError(error, model));
+    return;
+  } finally {
+    ui.progress.hidden = true;
+  }
+  state.engine = engine;
+  const { engine: kind, threads } = engine.describe();
+  setEngineState('ready', `${model.name} · ${kind}${threads ? ` · ${threads} threads` : ''}`);
+  ui.prompt.focus();
+}
+
+async function send() {
+  const text = ui.prompt.value.trim();
+  if (!text || !state.engine || chat.busy) return;
+  ui.prompt.value = '';
+  ui.send.disabled = true;
+  ui.stop.hidden = false;
+  document.body.dataset.generating = 'true';
+  const { temperature, top_p, max_tokens, system_prompt } = state.settings;
+  const stats = await chat.ask(text, state.engine, { temperature, top_p, max_tokens, system_prompt });
+  delete document.body.dataset.generating;
+  ui.stop.hidden = true;
+  ui.send.disabled = false;
+  ui.stats.textContent = describeStats(stats);
+  ui.prompt.focus();
+}
+
+function describeStats(stats) {
+  const parts = [`${stats.tokens} tokens`];
+  if (stats.firstTokenSeconds !== null) parts.push(`first token after ${stats.firstTokenSeconds.toFixed(2)} s`);
+  if (stats.tokensPerSecond !== null) parts.push(`${stats.tokensPerSecond.toFixed(1)} tokens/s`);
+  return parts.join(' · ');
+}
+
+function offerBrowserHost() {
+  if (state.gpu.available || state.info.host !== 'webview' || !state.info.browser) return;
+  if (!state.models.some((model) => model.engine === 'webllm')) return;
+  showBanner('info', 'This window cannot use your GPU. GPU models run in your browser.', {
+    label: 'Reopen in browser',
+    run: async () => {
+      try {
+        await bridge.switchHost('browser');
+      } catch (error) {
+        showBanner('error', error.message);
+      }
+    },
+  });
+}
+
+function fillModelPicker() {
+  ui.select.replaceChildren(...state.models.map((model) => {
+    const option = document.createElement('option');
+    option.value = model.id;
+    const fit = model.engine === 'webllm' ? gpuFit(state.gpu, model.webllm || {}, state.info) : { ok: true };
+    option.textContent = `${model.name}${model.engine === 'webllm' ? ' (GPU)' : ' (CPU)'}${fit.ok ? '' : ' (cannot run here)'}`;
+    return option;
+  }));
+}
+
+async function boot() {
+  const [info, settings, models, gpu] = await Promise.all([
+    bridge.info(), bridge.settings(), bridge.models(), probeWebGPU(),
+  ]);
+  Object.assign(state, { info, settings: settings.values, models, gpu });
+  document.body.dataset.webgpu = gpu.available ? 'yes' : 'no';
+  document.body.dataset.shaderF16 = gpu.available && gpu.features.includes('shader-f16') ? 'yes' : 'no';
+  document.body.dataset.host = info.host;
+  applyTheme(state.settings.theme);
+  if (info.settings_warning) showBanner('warning', info.settings_warning);
+  fillModelPicker();
+  offerBrowserHost();
+  bridge.events({
+    settings: (values) => { state.settings = values; applyTheme(values.theme); },
+  });
+  const model = models.find((m) => m.id === state.settings.model) || models.find((m) => m.embedded) || models[0];
+  if (!model) {
+    setEngineState('error', 'No model is installed. Add one from the models list.');
+    return;
+  }
+  ui.select.value = model.id;
+  await loadModel(model);
+}
+
+ui.composer.addEventListener('submit', (event) => { event.preventDefault(); send(); });
+ui.prompt.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    send();
+  }
+});
+ui.stop.addEventListener('click', () => chat.stop());
+ui.newChat.addEventListener('click', () => { chat.clear(); ui.stats.textContent = ''; ui.prompt.focus(); });
+ui.select.addEventListener('change', async () => {
+  const model = state.models.find((m) => m.id === ui.select.value);
+  if (!model || model.id === state.model?.id) return;
+  chat.stop();
+  await loadModel(model);
+  if (state.engine) bridge.updateSettings({ model: model.id }).catch(() => {});
+});
+// Links in answers open in the system browser, never inside the app's window.
+ui.messages.addEventListener('click', (event) => {
+  const link = event.target.closest('a[href]');
+  if (!link) return;
+  event.preventDefault();
+  if (/^https?:/i.test(link.href)) bridge.openExternal(link.href).catch(() => {});
+});
+
+boot().catch((error) => {
+  console.error(error);
+  setEngineState('error', error.message || String(error));
+});
