@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,20 +46,40 @@ def playwright_driver():
         yield driver
 
 
-@pytest.fixture
-def browser_page(playwright_driver, launcher: Launcher, tmp_path: Path):
+def open_app_page(driver, app: Launcher, profile: Path):
     """Headless Debian Chromium with the browser host's own flags (WebGPU on), on the app."""
-    profile = tmp_path / "profile"
     flags = [f for f in browser_flags(profile, QUIET_CHROMIUM) if not f.startswith("--user-data-dir")]
-    context = playwright_driver.chromium.launch_persistent_context(
+    context = driver.chromium.launch_persistent_context(
         str(profile), executable_path=CHROMIUM, headless=True, args=flags
     )
     page = context.pages[0] if context.pages else context.new_page()
     page.set_default_timeout(60_000)
-    assert launcher.server is not None
-    page.goto(launcher.server.launch_url())
+    assert app.server is not None
+    page.goto(app.server.launch_url())
+    return page, context
+
+
+@pytest.fixture
+def browser_page(playwright_driver, launcher: Launcher, tmp_path: Path):
+    page, context = open_app_page(playwright_driver, launcher, tmp_path / "profile")
     yield page
     context.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def markdown_under_test(tmp_path_factory) -> Path:
+    """The app's own Markdown renderer (ui/src/markdown.js), built alone as a script that sets
+    window.MarkdownUnderTest; tests add it to the real page to feed it payloads."""
+    out = tmp_path_factory.mktemp("markdown-harness")
+    subprocess.run(
+        ["npx", "vite", "build", "--config", str(ROOT / "tests/ui/vite.markdown.config.mjs")],
+        cwd=ROOT / "ui", env={**os.environ, "MARKDOWN_HARNESS_OUT": str(out)},
+        check=True, capture_output=True,
+    )
+    return out / "markdown-under-test.js"
 
 
 def wait_until(page, expression: str, arg=None, timeout: float = 60.0):

@@ -54,6 +54,7 @@ export class Chat {
       for await (const piece of engine.stream(history, options, controller.signal)) {
         if (!firstAt) firstAt = performance.now();
         tokens += 1;
+        if (!piece) continue;
         answer += piece;
         view.append(piece);
       }

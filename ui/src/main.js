@@ -63,10 +63,11 @@ async function loadModel(model) {
   await state.engine?.unload().catch(() => {});
   state.engine = null;
   state.model = model;
-  const engine = createEngine(model, state.settings);
   setEngineState('loading', `Loading ${model.name}…`);
   ui.progress.hidden = false;
+  let engine;
   try {
+    engine = await createEngine(model, state.settings);
     await engine.load((fraction, text) => {
       ui.bar.value = fraction;
       ui.barLabel.textContent = `${text ? text.split('\n')[0] : 'Loading'} (${Math.round(fraction * 100)}%)`;
@@ -164,7 +165,12 @@ ui.prompt.addEventListener('keydown', (event) => {
   }
 });
 ui.stop.addEventListener('click', () => chat.stop());
-ui.newChat.addEventListener('click', () => { chat.clear(); ui.stats.textContent = ''; ui.prompt.focus(); });
+ui.newChat.addEventListener('click', async () => {
+  chat.clear();
+  ui.stats.textContent = '';
+  await state.engine?.reset();
+  ui.prompt.focus();
+});
 ui.select.addEventListener('change', async () => {
   const model = state.models.find((m) => m.id === ui.select.value);
   if (!model || model.id === state.model?.id) return;

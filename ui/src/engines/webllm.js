@@ -59,6 +59,10 @@ export class WebLLMEngine {
     }
   }
 
+  async reset() {
+    await this.engine?.resetChat();
+  }
+
   describe() {
     return { engine: 'WebLLM (GPU)', threads: 0 };
   }

@@ -43,11 +43,17 @@ export class WllamaEngine {
       abortSignal: signal,
     });
     for await (const chunk of chunks) {
-      const piece = decoder.decode(chunk.piece, { stream: true });
-      if (piece) yield piece;
+      // One yield per token; a token that ends inside a UTF-8 character yields ''.
+      yield decoder.decode(chunk.piece, { stream: true });
     }
     const rest = decoder.decode();
     if (rest) yield rest;
+  }
+
+  /** Forget the conversation. (wllama's prompt cache otherwise continues from stale logits when
+   *  a new prompt is wholly a prefix of what it cached, as with the same question after New chat.) */
+  async reset() {
+    await this.wllama?.kvClear();
   }
 
   describe() {

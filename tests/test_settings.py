@@ -1,0 +1,82 @@
+"""Settings: typed, validated, atomic, and a broken file never loses the app."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from desktop_llm.paths import AppPaths
+from desktop_llm.settings import Settings, SettingsError, SettingsFile
+
+
+def test_round_trip(tmp_path: Path):
+    file = SettingsFile(tmp_path / "settings.json")
+    saved = Settings().with_changes({"temperature": 0.2, "theme": "dark", "max_tokens": 64})
+    file.save(saved)
+    assert SettingsFile(tmp_path / "settings.json").load() == saved
+
+
+def test_home_variable_moves_every_folder(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("DESKTOP_LLM_HOME", str(tmp_path))
+    paths = AppPaths.from_env()
+    for folder in (paths.config, paths.data, paths.cache, paths.logs):
+        assert folder.is_relative_to(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"temperature": "hot"}', "\x00\x01"])
+def test_corrupt_file_is_kept_aside_and_defaults_used(tmp_path: Path, content: str):
+    path = tmp_path / "settings.json"
+    path.write_text(content)
+    file = SettingsFile(path)
+    assert file.load() == Settings()
+    assert file.warning and "could not be read" in file.warning
+    kept = list(tmp_path.glob("settings.json.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_text() == content
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"temperature": 3}, "temperature"),
+        ({"temperature": "0.5"}, "temperature"),
+        ({"max_tokens": 1.5}, "max_tokens"),
+        ({"theme": "purple"}, "theme"),
+        ({"host": "firefox"}, "host"),
+        ({"browser_flags": ["no-dashes"]}, "browser_flags"),
+        ({"server_port": 80}, "server_port"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_invalid_values_are_refused_naming_the_field(tmp_path: Path, changes, field):
+    file = SettingsFile(tmp_path / "settings.json")
+    file.save(Settings())
+    with pytest.raises(SettingsError) as refused:
+        file.update(changes)
+    assert refused.value.field == field
+    assert file.load() == Settings()  # nothing written
+
+
+def _writer(path: str, name: str, values: list) -> None:
+    file = SettingsFile(Path(path))
+    for value in values:
+        file.update({name: value})
+
+
+def test_two_writers_at_once_leave_a_valid_file_with_both_changes(tmp_path: Path):
+    path = tmp_path / "settings.json"
+    ctx = multiprocessing.get_context("spawn")
+    writers = [
+        ctx.Process(target=_writer, args=(str(path), "max_tokens", list(range(100, 160)))),
+        ctx.Process(target=_writer, args=(str(path), "top_p", [i / 100 for i in range(40, 100)])),
+    ]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+        assert w.exitcode == 0
+    data = json.loads(path.read_text())
+    assert data["max_tokens"] == 159 and data["top_p"] == 0.99
+    assert not list(tmp_path.glob(".settings-*"))  # no temporary file left behind
