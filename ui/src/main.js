@@ -108,19 +108,25 @@ function describeStats(stats) {
   return parts.join(' · ');
 }
 
+const BROWSER_OFFER_DISMISSED = 'browser-offer-dismissed';
+
 function offerBrowserHost() {
   if (state.gpu.available || state.info.host !== 'webview' || !state.info.browser) return;
-  if (!state.models.some((model) => model.engine === 'webllm')) return;
-  showBanner('info', 'This window cannot use your GPU. GPU models run in your browser.', {
-    label: 'Reopen in browser',
-    run: async () => {
-      try {
-        await bridge.switchHost('browser');
-      } catch (error) {
-        showBanner('error', error.message);
-      }
-    },
-  });
+  if (localStorage.getItem(BROWSER_OFFER_DISMISSED)) return;
+  const banner = showBanner('info',
+    'This window cannot use your graphics card (no WebGPU). CPU models work here; GPU models run in your browser.', {
+      label: 'Reopen in browser',
+      run: async () => {
+        try {
+          await bridge.switchHost('browser');
+          setEngineState('idle', 'Reopening in your browser…');
+        } catch (error) {
+          showBanner('error', error.message);
+        }
+      },
+    });
+  banner.dataset.kind = 'browser-offer';
+  banner.querySelector('.dismiss').addEventListener('click', () => localStorage.setItem(BROWSER_OFFER_DISMISSED, '1'));
 }
 
 function fillModelPicker() {
@@ -140,6 +146,7 @@ async function boot() {
   Object.assign(state, { info, settings: settings.values, models, gpu });
   document.body.dataset.webgpu = gpu.available ? 'yes' : 'no';
   document.body.dataset.shaderF16 = gpu.available && gpu.features.includes('shader-f16') ? 'yes' : 'no';
+  document.body.dataset.gpuAdapter = gpu.available ? [gpu.vendor, gpu.architecture, gpu.description].join(' ').trim() : '';
   document.body.dataset.host = info.host;
   applyTheme(state.settings.theme);
   if (info.settings_warning) showBanner('warning', info.settings_warning);
