@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import socket
 import threading
 
 from desktop_llm.bridge.api import Bridge
@@ -36,6 +38,7 @@ class Launcher:
         self.server: LocalServer | None = None
         self._host: Host | None = None
         self._next_host: str | None = None
+        self._quitting = False
         self._lock = threading.Lock()
 
     # HostControl, for the bridge
@@ -65,10 +68,20 @@ class Launcher:
         log.info("serving on %s", self.server.origin)
         return self.server
 
+    def quit(self) -> None:
+        """Close the window gracefully (the webview then saves its storage) and end the app."""
+        with self._lock:
+            self._next_host = None
+            self._quitting = True
+            host = self._host
+        if host is not None:
+            host.close()
+
     def run(self) -> int:
         server = self.start_server()
+        self._quit_on_termination_signals()
         try:
-            while True:
+            while not self._quitting:
                 host = self._make_host(self.host_name)
                 with self._lock:
                     self._host, self._next_host = host, None
@@ -81,6 +94,26 @@ class Launcher:
         finally:
             server.stop()
         return 0
+
+    def _quit_on_termination_signals(self) -> None:
+        """SIGTERM (a logout, `kill`) closes the window like the user would. While the GUI's own
+        loop runs no Python handler gets to run, so the signal wakes a thread through a socket."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        reader, writer = socket.socketpair()
+        writer.setblocking(False)
+        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), lambda *_: None)
+
+        def watch() -> None:
+            while reader.recv(1):
+                log.info("asked to quit by a signal")
+                self.quit()
+
+        self._signal_sockets = (reader, writer)  # kept alive as long as the launcher
+        threading.Thread(target=watch, name="signal-watch", daemon=True).start()
 
     def _bind(self):
         port = self.settings.server_port
@@ -116,4 +149,4 @@ class Launcher:
                 "The webview is not available (pywebview or its Qt WebEngine is missing). "
                 "Use --host browser."
             )
-        return WebviewHost(self.paths.webview_storage, settings.browser_flags)
+        return WebviewHost(self.paths.webview_storage)

@@ -39,9 +39,8 @@ def webview_available() -> bool:
 class WebviewHost:
     name = "webview"
 
-    def __init__(self, storage: Path, extra_flags: list[str]):
+    def __init__(self, storage: Path):
         self.storage = storage
-        self.extra_flags = extra_flags
         self._window: Any = None
 
     def run(self, url: str) -> None:
@@ -65,7 +64,7 @@ class WebviewHost:
         if env_name is None:
             return
         os.environ[env_name] = merge_flag_string(
-            os.environ.get(env_name, ""), "--disable-background-networking", *self.extra_flags
+            os.environ.get(env_name, ""), "--disable-background-networking"
         )
         if system == "Linux":
             if running_as_root():

@@ -1,0 +1,153 @@
+"""The real app, as a user starts it, in the real pywebview Qt window under Xvfb."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cdp import CDPPage
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def xvfb_display():
+    """A virtual screen for real windows."""
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=[write], stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    display = os.read(read, 16).decode().strip()
+    os.close(read)
+    yield f":{display}"
+    xvfb.terminate()
+    xvfb.wait(10)
+
+
+def start_app(home: Path, display: str, debug_port: int, *args: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DISPLAY": display,
+        "DESKTOP_LLM_HOME": str(home),
+        "QTWEBENGINE_REMOTE_DEBUGGING": f"127.0.0.1:{debug_port}",
+        "LANG": "C.UTF-8",
+    }
+    env.pop("WAYLAND_DISPLAY", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "desktop_llm", *args], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+def write_settings(home: Path, **values) -> None:
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "settings.json").write_text(json.dumps(values))
+
+
+def stop(process: subprocess.Popen) -> str:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.stdout.read().decode(errors="replace") if process.stdout else ""
+
+
+def test_qt_window_opens_and_the_embedded_model_answers(tmp_path, xvfb_display):
+    home = tmp_path / "home"
+    write_settings(home, temperature=0, max_tokens=24)
+    debug_port = free_port()
+    app = start_app(home, xvfb_display, debug_port, "--host", "webview")
+    page = None
+    try:
+        page = CDPPage(debug_port, "http://127.0.0.1:")
+        page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
+        assert page.evaluate("document.body.dataset.host") == "webview"
+        assert page.evaluate("crossOriginIsolated") is True
+        assert page.evaluate("document.body.dataset.webgpu") == "no"  # Qt has no WebGPU
+        # The secret never shows in the page's URL.
+        assert "launch=" not in page.evaluate("location.href")
+        page.evaluate(
+            "(() => { const p = document.getElementById('prompt');"
+            " p.value = 'What is the capital of France?';"
+            " document.getElementById('composer').requestSubmit(); })()"
+        )
+        page.wait_until("document.querySelector('article.assistant')?.dataset.state", timeout=120)
+        answer = page.evaluate("document.querySelector('article.assistant .answer').innerText")
+        assert "Paris" in answer
+        # The port is kept for the next launch, so the page's origin (and storage) stays.
+        port = json.loads((home / "config" / "settings.json").read_text())["server_port"]
+        assert page.evaluate("location.port") == str(port)
+    finally:
+        if page:
+            page.close()
+        output = stop(app)
+    assert "Traceback" not in output, output
+
+
+def test_origin_and_storage_survive_a_restart(tmp_path, xvfb_display):
+    home = tmp_path / "home"
+    write_settings(home, temperature=0, max_tokens=4)
+    seen = []
+    for launch in range(2):
+        debug_port = free_port()
+        app = start_app(home, xvfb_display, debug_port, "--host", "webview")
+        try:
+            page = CDPPage(debug_port, "http://127.0.0.1:")
+            page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
+            if launch == 0:
+                page.evaluate("localStorage.setItem('kept', 'yes'); 1")
+            seen.append((page.evaluate("location.port"), page.evaluate("localStorage.getItem('kept')")))
+            page.close()
+        finally:
+            stop(app)
+    assert seen[0][0] == seen[1][0]
+    assert seen[1][1] == "yes"
+
+
+def test_reopen_in_browser_then_closing_it_ends_the_app(tmp_path, xvfb_display):
+    """One click in the Qt window moves the app to a Chromium app window with its own profile;
+    closing that window ends the app."""
+    home = tmp_path / "home"
+    browser_debug = free_port()
+    write_settings(
+        home, temperature=0, max_tokens=4, browser="/usr/bin/chromium",
+        browser_flags=[f"--remote-debugging-port={browser_debug}", "--disable-quic"],
+    )
+    qt_debug = free_port()
+    app = start_app(home, xvfb_display, qt_debug, "--host", "webview")
+    try:
+        page = CDPPage(qt_debug, "http://127.0.0.1:")
+        page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
+        page.wait_until("!!document.querySelector('.banner[data-kind=browser-offer]')")
+        page.evaluate(
+            "document.querySelector('.banner[data-kind=browser-offer] button').click(); 1"
+        )
+        page.close()
+        browser = CDPPage(browser_debug, "http://127.0.0.1:", timeout=60)
+        browser.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
+        assert browser.evaluate("document.body.dataset.host") == "browser"
+        assert browser.evaluate("crossOriginIsolated") is True
+        assert (home / "data" / "browser-profile").is_dir()  # its own profile, not the user's
+        saved = json.loads((home / "config" / "settings.json").read_text())
+        assert saved["host"] == "browser"  # the next launch goes straight to the browser
+        browser.send("Page.close")
+        browser.close()
+        assert app.wait(30) == 0
+    finally:
+        output = stop(app)
+    assert "Traceback" not in output, output
