@@ -11,7 +11,7 @@ from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="desktop-llm", description="A private, offline language model on your own machine."
     )
@@ -26,8 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     models_sub = models.add_subparsers(dest="models_command", required=True)
     models_sub.add_parser("list", help="list the models in the store")
     sub.add_parser("paths", help="show where settings, models and logs are kept")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     paths = AppPaths.from_env()
 

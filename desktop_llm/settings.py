@@ -92,7 +92,9 @@ class Settings:
     browser: str = _setting(
         "", _text(1000), "Browser for the browser host: a name or a path; empty finds one."
     )
-    browser_flags: list[str] = _setting([], _flags, "Extra command-line flags for the browser host.")
+    browser_flags: list[str] = _setting(
+        [], _flags, "Extra command-line flags for the browser host."
+    )
     server_port: int = _setting(0, _port, "Port of the local server; chosen on first launch.")
     temperature: float = _setting(0.7, _number(0, 2), "Sampling temperature; 0 is greedy.")
     top_p: float = _setting(0.95, _number(0.01, 1), "Nucleus sampling.")

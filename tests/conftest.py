@@ -48,7 +48,9 @@ def playwright_driver():
 
 def open_app_page(driver, app: Launcher, profile: Path):
     """Headless Debian Chromium with the browser host's own flags (WebGPU on), on the app."""
-    flags = [f for f in browser_flags(profile, QUIET_CHROMIUM) if not f.startswith("--user-data-dir")]
+    flags = [
+        f for f in browser_flags(profile, QUIET_CHROMIUM) if not f.startswith("--user-data-dir")
+    ]
     context = driver.chromium.launch_persistent_context(
         str(profile), executable_path=CHROMIUM, headless=True, args=flags
     )
@@ -76,13 +78,15 @@ def markdown_under_test(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("markdown-harness")
     subprocess.run(
         ["npx", "vite", "build", "--config", str(ROOT / "tests/ui/vite.markdown.config.mjs")],
-        cwd=ROOT / "ui", env={**os.environ, "MARKDOWN_HARNESS_OUT": str(out)},
-        check=True, capture_output=True,
+        cwd=ROOT / "ui",
+        env={**os.environ, "MARKDOWN_HARNESS_OUT": str(out)},
+        check=True,
+        capture_output=True,
     )
     return out / "markdown-under-test.js"
 
 
-def wait_until(page, expression: str, arg=None, timeout: float = 60.0):
+def wait_until(page, expression: str, arg=None, timeout: float = 60.0, interval: float = 0.05):
     """Poll a JS function until it returns something truthy. (Playwright's wait_for_function
     evaluates strings with eval, which the app's Content-Security-Policy rightly forbids.)"""
     deadline = time.monotonic() + timeout
@@ -92,7 +96,7 @@ def wait_until(page, expression: str, arg=None, timeout: float = 60.0):
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"still false after {timeout} s: {expression}")
-        time.sleep(0.05)
+        time.sleep(interval)
 
 
 def wait_ready(page, timeout: float = 90.0) -> None:
@@ -106,8 +110,10 @@ def wait_ready(page, timeout: float = 90.0) -> None:
     assert state == "ready", f"engine state {state}: {status}"
 
 
-def ask(page, prompt: str, timeout: float = 120.0) -> str:
-    """Type a prompt, press Enter, wait for the whole answer; returns its text."""
+def ask(page, prompt: str, timeout: float = 120.0, poll: float = 0.05) -> str:
+    """Type a prompt, press Enter, wait for the whole answer; returns its text. (Each poll runs
+    script on the page's main thread, which the engine's token loop also needs: benchmarks poll
+    rarely.)"""
     count = page.locator("article.message.assistant").count()
     page.fill("#prompt", prompt)
     page.press("#prompt", "Enter")
@@ -118,6 +124,7 @@ def ask(page, prompt: str, timeout: float = 120.0) -> str:
         "n => document.querySelectorAll('article.message.assistant')[n]?.dataset.state",
         count,
         timeout,
+        poll,
     )
     return answer.locator(".answer").inner_text()
 

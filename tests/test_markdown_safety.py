@@ -19,7 +19,7 @@ PAYLOADS = [
     '<svg onload="window.__pwned=1"><circle r=5 /></svg>',
     '<div onmouseover="window.__pwned=1" style="width:100%;height:100%">hover</div>',
     '<details open ontoggle="window.__pwned=1">x</details>',
-    "![x](x\" onerror=\"window.__pwned=1)",
+    '![x](x" onerror="window.__pwned=1)',
     '<form action="javascript:window.__pwned=1"><button>go</button></form>',
     '<object data="javascript:window.__pwned=1"></object>',
     '<a href="data:text/html,<script>alert(1)</script>">data link</a>',
@@ -65,7 +65,8 @@ INSPECT = """() => {
     const elements = [...box.querySelectorAll('*')];
     return {
         tags: [...new Set(elements.map(e => e.tagName.toLowerCase()))],
-        handlers: elements.flatMap(e => [...e.attributes].map(a => a.name)).filter(n => n.startsWith('on')),
+        handlers: elements.flatMap(e => [...e.attributes].map(a => a.name))
+            .filter(n => n.startsWith('on')),
         urls: elements.flatMap(e => ['href', 'src', 'action', 'data', 'srcdoc', 'formaction']
             .map(n => e.getAttribute(n)).filter(Boolean)),
         code: [...box.querySelectorAll('pre code')].map(c => c.textContent),
@@ -82,7 +83,9 @@ def test_payloads_render_inert(page_with_renderer):
     dangerous = {"script", "iframe", "svg", "object", "embed", "form", "img", "style", "math"}
     assert not dangerous & set(found["tags"]), found["tags"]
     assert found["handlers"] == []
-    assert all(url.startswith(("http:", "https:", "mailto:", "#", "x")) for url in found["urls"]), found
+    assert all(url.startswith(("http:", "https:", "mailto:", "#", "x")) for url in found["urls"]), (
+        found
+    )
     # The code block shows the script as text, for the user to read.
     assert any("<script>window.__pwned=1</script>" in c for c in found["code"])
 
@@ -111,7 +114,10 @@ def test_streamed_rendering_equals_whole_rendering(page_with_renderer):
             whole.innerHTML = MarkdownUnderTest.renderMarkdown(md);
             const streamed = document.createElement('div');
             const view = new MarkdownUnderTest.StreamingMarkdown(streamed);
-            for (let i = 0; i < md.length; i += 3) { view.append(md.slice(i, i + 3)); view.flush(); }
+            for (let i = 0; i < md.length; i += 3) {
+                view.append(md.slice(i, i + 3));
+                view.flush();
+            }
             view.finish();
             return [whole.innerText.replace(/\\s+/g, ' ').trim(),
                     streamed.innerText.replace(/\\s+/g, ' ').trim()];

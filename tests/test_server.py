@@ -60,7 +60,9 @@ def test_api_refuses_missing_or_wrong_secret(origin, cookies):
     assert httpx.get(f"{origin}/api/info").status_code == 403
     wrong = {"dllm_session": "x" * len(cookies["dllm_session"])}
     assert httpx.get(f"{origin}/api/info", cookies=wrong).status_code == 403
-    assert httpx.get(f"{origin}/models/smollm2-135m-instruct-q4_1/resolve/main/x").status_code == 403
+    assert (
+        httpx.get(f"{origin}/models/smollm2-135m-instruct-q4_1/resolve/main/x").status_code == 403
+    )
     ok = httpx.get(f"{origin}/api/info", cookies=cookies)
     assert ok.status_code == 200
     assert ok.json()["app"] == "Desktop LLM"
@@ -157,8 +159,12 @@ def test_model_file_served_whole_with_etag(launcher, origin, cookies, small_mode
 
 @pytest.mark.parametrize(
     ("header", "start", "end"),
-    [("bytes=0-99", 0, 99), ("bytes=-100", 900, 999), ("bytes=900-", 900, 999),
-     ("bytes=990-5000", 990, 999)],
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=-100", 900, 999),
+        ("bytes=900-", 900, 999),
+        ("bytes=990-5000", 990, 999),
+    ],
 )
 def test_range_requests(origin, cookies, small_model, header, start, end):
     answer = httpx.get(
@@ -171,7 +177,8 @@ def test_range_requests(origin, cookies, small_model, header, start, end):
 
 def test_unsatisfiable_range(origin, cookies, small_model):
     answer = httpx.get(
-        f"{origin}/models/tiny/resolve/main/tiny.gguf", cookies=cookies,
+        f"{origin}/models/tiny/resolve/main/tiny.gguf",
+        cookies=cookies,
         headers={"Range": "bytes=2000-3000"},
     )
     assert answer.status_code == 416
@@ -180,7 +187,8 @@ def test_unsatisfiable_range(origin, cookies, small_model):
 
 def test_if_range_with_old_etag_sends_whole_file(origin, cookies, small_model):
     answer = httpx.get(
-        f"{origin}/models/tiny/resolve/main/tiny.gguf", cookies=cookies,
+        f"{origin}/models/tiny/resolve/main/tiny.gguf",
+        cookies=cookies,
         headers={"Range": "bytes=0-9", "If-Range": '"stale"'},
     )
     assert answer.status_code == 200

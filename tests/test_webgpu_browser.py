@@ -13,7 +13,11 @@ import pytest
 from desktop_llm.models.store import ModelEntry
 from tests.conftest import wait_ready, wait_until
 
-CHAT_CONFIG = {"model_type": "llama", "conv_template": {"name": "llama-3"}, "context_window_size": 1024}
+CHAT_CONFIG = {
+    "model_type": "llama",
+    "conv_template": {"name": "llama-3"},
+    "context_window_size": 1024,
+}
 
 
 def add_mlc_model(store, model_id: str, lib: bytes | None, features: list[str]) -> None:

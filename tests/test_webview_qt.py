@@ -7,12 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.cdp import CDPPage
+from tests.xvfb import virtual_display
 
 
 def free_port() -> int:
@@ -23,18 +23,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def xvfb_display():
-    """A virtual screen for real windows."""
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=[write], stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    display = os.read(read, 16).decode().strip()
-    os.close(read)
-    yield f":{display}"
-    xvfb.terminate()
-    xvfb.wait(10)
+    with virtual_display() as display:
+        yield display
 
 
 def start_app(home: Path, display: str, debug_port: int, *args: str) -> subprocess.Popen:
@@ -47,8 +37,10 @@ def start_app(home: Path, display: str, debug_port: int, *args: str) -> subproce
     }
     env.pop("WAYLAND_DISPLAY", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "desktop_llm", *args], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "desktop_llm", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -58,13 +50,16 @@ def write_settings(home: Path, **values) -> None:
 
 
 def stop(process: subprocess.Popen) -> str:
+    """End the app (SIGTERM closes its window gracefully) and return what it printed."""
     if process.poll() is None:
         process.terminate()
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
-    return process.stdout.read().decode(errors="replace") if process.stdout else ""
+    output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+    print(f"--- app output (exit {process.returncode}) ---\n{output}")  # shown if a test fails
+    return output
 
 
 def test_qt_window_opens_and_the_embedded_model_answers(tmp_path, xvfb_display):
@@ -111,7 +106,9 @@ def test_origin_and_storage_survive_a_restart(tmp_path, xvfb_display):
             page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
             if launch == 0:
                 page.evaluate("localStorage.setItem('kept', 'yes'); 1")
-            seen.append((page.evaluate("location.port"), page.evaluate("localStorage.getItem('kept')")))
+            seen.append(
+                (page.evaluate("location.port"), page.evaluate("localStorage.getItem('kept')"))
+            )
             page.close()
         finally:
             stop(app)
@@ -125,7 +122,10 @@ def test_reopen_in_browser_then_closing_it_ends_the_app(tmp_path, xvfb_display):
     home = tmp_path / "home"
     browser_debug = free_port()
     write_settings(
-        home, temperature=0, max_tokens=4, browser="/usr/bin/chromium",
+        home,
+        temperature=0,
+        max_tokens=4,
+        browser="/usr/bin/chromium",
         browser_flags=[f"--remote-debugging-port={browser_debug}", "--disable-quic"],
     )
     qt_debug = free_port()

@@ -20,7 +20,10 @@ from desktop_llm.hosts.base import running_as_root
 from desktop_llm.hosts.chromium_flags import merge_flag_string
 
 _GUI = {"Linux": "qt", "Windows": "edgechromium", "Darwin": "cocoa"}
-_FLAGS_ENV = {"Linux": "QTWEBENGINE_CHROMIUM_FLAGS", "Windows": "WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS"}
+_FLAGS_ENV = {
+    "Linux": "QTWEBENGINE_CHROMIUM_FLAGS",
+    "Windows": "WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS",
+}
 
 
 def webview_available() -> bool:

@@ -1,10 +1,10 @@
 """The local server's routes (Starlette):
 
-    /                                   the UI (after the launch-code handshake, security.py)
-    /assets/...                         the built UI's scripts, styles and wasm
-    /models/<id>/resolve/main/<file>    model files from the store: Range, ETag, never cached
-    /api/<name>                         one route per bridge function (bridge/api.py)
-    /api/events                         server-sent events
+/                                   the UI (after the launch-code handshake, security.py)
+/assets/...                         the built UI's scripts, styles and wasm
+/models/<id>/resolve/main/<file>    model files from the store: Range, ETag, never cached
+/api/<name>                         one route per bridge function (bridge/api.py)
+/api/events                         server-sent events
 """
 
 from __future__ import annotations

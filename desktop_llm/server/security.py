@@ -117,9 +117,9 @@ class GuardMiddleware:
         if path.startswith("/api/") or path.startswith("/models/"):
             if not self.session.is_valid(_cookie(headers, SESSION_COOKIE)):
                 return 403, "Missing or wrong session. Open Desktop LLM from its launcher."
-            if path.startswith("/api/") and scope["method"] not in ("GET", "HEAD"):
-                if CSRF_HEADER.lower() not in headers:
-                    return 403, f"Requests that change something need the {CSRF_HEADER} header."
+            changes = path.startswith("/api/") and scope["method"] not in ("GET", "HEAD")
+            if changes and CSRF_HEADER.lower() not in headers:
+                return 403, f"Requests that change something need the {CSRF_HEADER} header."
         return None
 
 

@@ -37,7 +37,10 @@ export class Chat {
     const body = document.createElement('div');
     body.className = 'answer';
     bubble.append(body);
-    const view = new StreamingMarkdown(body);
+    const follow = this.isAtBottom();
+    const view = new StreamingMarkdown(body, () => {
+      if (follow) this.list.scrollTop = this.list.scrollHeight;
+    });
 
     const controller = new AbortController();
     this.controller = controller;
@@ -65,8 +68,8 @@ export class Chat {
       this.controller = null;
     }
     stopped ||= controller.signal.aborted;
-    view.finish();
     const ended = performance.now();
+    view.finish();
     bubble.removeAttribute('aria-busy');
     bubble.dataset.state = failure ? 'failed' : stopped ? 'stopped' : 'done';
     if (answer) this.messages.push({ role: 'assistant', content: answer });
@@ -82,6 +85,12 @@ export class Chat {
       stopped,
       failed: Boolean(failure),
     };
+  }
+
+  /** Is the user reading the end of the conversation (so new text should stay in view)? */
+  isAtBottom() {
+    const { scrollTop, scrollHeight, clientHeight } = this.list;
+    return scrollHeight - scrollTop - clientHeight < 80;
   }
 
   addBubble(role) {

@@ -19,6 +19,7 @@ export function renderMarkdown(source) {
 }
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+const RENDER_INTERVAL_MS = 50;
 
 /**
  * Renders a streamed answer so that one more token costs the same at token 2,000 as at token 1:
@@ -27,8 +28,9 @@ const FENCE = /^ {0,3}(`{3,}|~{3,})/;
  * fence new text is appended to the code element as it comes.
  */
 export class StreamingMarkdown {
-  constructor(container) {
+  constructor(container, onRender = () => {}) {
     this.container = container;
+    this.onRender = onRender;
     this.text = '';
     this.committed = 0; // text before this index is rendered for good
     this.scanned = 0; // start of the first line not yet looked at
@@ -43,7 +45,9 @@ export class StreamingMarkdown {
     this.text += piece;
     if (!this.pending) {
       this.pending = true;
-      requestAnimationFrame(() => this.flush());
+      // The engine's token loop shares this thread: a few repaints a second read as smooth
+      // streaming and leave the thread to the engine.
+      setTimeout(() => requestAnimationFrame(() => this.flush()), RENDER_INTERVAL_MS);
     }
   }
 
@@ -81,6 +85,7 @@ export class StreamingMarkdown {
     } else {
       this.tail.innerHTML = renderMarkdown(this.text.slice(this.committed));
     }
+    this.onRender();
   }
 
   commit(end) {

@@ -14,16 +14,16 @@ export class WllamaEngine {
 
   async load(onProgress) {
     const file = this.model.files[0];
-    const blob = await fetchModelFile(modelBaseUrl(this.model.id) + encodeURIComponent(file), this.model.size,
-      (fraction) => onProgress(fraction * 0.9, 'Reading the model'));
-    onProgress(0.92, 'Starting the engine');
+    const source = await streamedModelFile(
+      modelBaseUrl(this.model.id) + encodeURIComponent(file), file,
+      (fraction) => onProgress(fraction * 0.95, 'Loading the model into memory'));
     this.wllama = new Wllama(
       { 'single-thread/wllama.wasm': singleThreadWasm, 'multi-thread/wllama.wasm': multiThreadWasm },
       { suppressNativeLog: true },
     );
     const cores = navigator.hardwareConcurrency || 1;
     const threads = self.crossOriginIsolated ? (this.settings.threads || cores) : 1;
-    await this.wllama.loadModel([blob], {
+    await this.wllama.loadModel([source], {
       n_ctx: Math.min(this.settings.context_size, this.model.context_window || this.settings.context_size),
       n_threads: threads,
     });
@@ -66,20 +66,22 @@ export class WllamaEngine {
   }
 }
 
-/** Fetch a model file from the local server into a Blob, reporting progress. */
-async function fetchModelFile(url, expectedSize, onProgress) {
+/**
+ * The model file as wllama reads it: it asks only for `size` and `stream()` of each Blob it is
+ * given, so the bytes can flow from the local server straight into the engine's memory, with no
+ * whole-file copy in the browser's Blob storage on the way.
+ */
+async function streamedModelFile(url, name, onProgress) {
   const response = await fetch(url, { cache: 'no-store' });
   if (!response.ok) throw new Error(`Missing model file: ${url} (${response.status})`);
-  const total = Number(response.headers.get('content-length')) || expectedSize || 0;
-  const reader = response.body.getReader();
-  const parts = [];
+  const size = Number(response.headers.get('content-length'));
   let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    received += value.byteLength;
-    if (total) onProgress(Math.min(received / total, 1));
-  }
-  return new Blob(parts);
+  const counter = new TransformStream({
+    transform(chunk, controller) {
+      received += chunk.byteLength;
+      onProgress(Math.min(received / size, 1));
+      controller.enqueue(chunk);
+    },
+  });
+  return { name, size, stream: () => response.body.pipeThrough(counter) };
 }

@@ -1,0 +1,127 @@
+"""Decode speed in the app vs the same engine and model in a bare page, same browser, one run.
+
+    python bench/bench_decode.py [--rounds 3] [--tokens 128]
+
+Both pages run in one headless Chromium (the browser host's flags), greedy, the same prompt,
+n_ctx and threads; a first round warms both up, then rounds alternate which goes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, median
+from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+from desktop_llm.hosts.browser import browser_flags
+from desktop_llm.launcher import Launcher
+from desktop_llm.paths import AppPaths
+
+PROMPT = "Explain in a few paragraphs how a bicycle works, and why it stays upright."
+
+
+class _IsolatedHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with COOP/COEP, so the bare page gets wasm threads like the app."""
+
+    ROUTES: dict[str, Path] = {}
+
+    def translate_path(self, path: str) -> str:
+        path = path.split("?", 1)[0]
+        for prefix, folder in self.ROUTES.items():
+            if path.startswith(prefix):
+                return str(folder / path[len(prefix) :])
+        return str(ROOT / "bench/bare_wllama" / path.lstrip("/"))
+
+    def end_headers(self) -> None:
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        super().end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve_bare() -> tuple[http.server.ThreadingHTTPServer, str]:
+    _IsolatedHandler.ROUTES = {
+        "/wllama/": ROOT / "ui/node_modules/@wllama/wllama/esm",
+        "/model.gguf": EMBEDDED_DIR / EMBEDDED_MODEL_FILE,
+    }
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IsolatedHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/index.html"
+
+
+def app_round(page, prompt: str) -> float:
+    from tests.conftest import ask
+
+    page.click("#new-chat")
+    ask(page, prompt, timeout=600, poll=1.0)
+    stats = page.text_content("#stats")
+    return float(stats.split(" tokens/s")[0].rsplit("· ", 1)[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=128)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM, QUIET_CHROMIUM, wait_ready
+
+    home = Path(tempfile.mkdtemp(prefix="bench-home-"))
+    os.environ["DESKTOP_LLM_HOME"] = str(home)
+    app = Launcher(AppPaths.from_env(), "browser")
+    app.start_server()
+    app.settings_file.update(
+        {"temperature": 0, "max_tokens": args.tokens, "system_prompt": "", "context_size": 2048}
+    )
+    bare_server, bare_url = serve_bare()
+    threads = os.cpu_count() or 1
+    with sync_playwright() as driver:
+        profile = home / "profile"
+        flags = [f for f in browser_flags(profile, QUIET_CHROMIUM) if "user-data-dir" not in f]
+        context = driver.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=flags
+        )
+        app_page = context.pages[0]
+        app_page.goto(app.server.launch_url())
+        wait_ready(app_page, timeout=300)
+        bare_page = context.new_page()
+        bare_page.goto(bare_url)
+        bare_page.wait_for_function("() => window.loadBare !== undefined")
+        bare_page.evaluate("([t, n]) => loadBare(t, n)", [threads, 2048])
+        app_speeds, bare_speeds = [], []
+        messages = [{"role": "user", "content": PROMPT}]
+        for round_number in range(args.rounds + 1):
+            order = ("app", "bare") if round_number % 2 else ("bare", "app")
+            for which in order:
+                # A background tab runs at lower priority: the page measured is in front.
+                (app_page if which == "app" else bare_page).bring_to_front()
+                if which == "app":
+                    speed = app_round(app_page, PROMPT)
+                else:
+                    speed = bare_page.evaluate(
+                        "([m, n]) => runBare(m, n)", [messages, args.tokens]
+                    )["tokensPerSecond"]
+                if round_number:  # round 0 warms both up and is not counted
+                    (app_speeds if which == "app" else bare_speeds).append(speed)
+        context.close()
+    bare_server.shutdown()
+    app.server.stop()
+    a, b = median(app_speeds), median(bare_speeds)
+    print(f"decode tokens/s, app:  {[round(x, 1) for x in app_speeds]} median {a:.2f}")
+    print(f"decode tokens/s, bare: {[round(x, 1) for x in bare_speeds]} median {b:.2f}")
+    print(f"app / bare: {a / b:.3f}  (goal: at least 0.95)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The code stays ruff clean and the README stays in step with the code."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from desktop_llm.cli import build_parser
+from desktop_llm.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess:
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or "ruff"
+    return subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_ruff_lint_is_clean():
+    result = _ruff("check", "desktop_llm", "tests", "scripts", "bench")
+    assert result.returncode == 0, result.stdout
+
+
+def test_ruff_format_is_clean():
+    result = _ruff("format", "--check", "desktop_llm", "tests", "scripts", "bench")
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_setting_is_documented_in_the_readme():
+    missing = [f.name for f in fields(Settings) if f"`{f.name}`" not in README]
+    assert not missing, f"README's settings table lacks: {missing}"
+
+
+def test_every_cli_command_is_documented_in_the_readme():
+    parser = build_parser()
+    commands = ["desktop-llm"]
+    for action in parser._subparsers._group_actions:  # argparse keeps subcommands here
+        for name, sub in action.choices.items():
+            nested = [a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction"]
+            if nested:
+                commands += [f"desktop-llm {name} {n}" for n in nested[0].choices]
+            else:
+                commands.append(f"desktop-llm {name}")
+    missing = [c for c in commands if c not in README]
+    assert not missing, f"README does not mention: {missing}"
