@@ -6,6 +6,7 @@ import logging
 import signal
 import socket
 import threading
+from pathlib import Path
 
 from desktop_llm.bridge.api import Bridge
 from desktop_llm.constants import UI_DIST_DIR
@@ -63,10 +64,18 @@ class Launcher:
         self.paths.create()
         provision_embedded(self.store)
         self.host_name = self._resolve_host(self.host_choice)
-        bridge = Bridge(self.settings_file, self.store, self)
-        self.server = LocalServer(bridge, UI_DIST_DIR, self._bind()).start()
+        self.bridge = Bridge(self.settings_file, self.store, self)
+        self.server = LocalServer(self.bridge, UI_DIST_DIR, self._bind()).start()
         log.info("serving on %s", self.server.origin)
         return self.server
+
+    def open_file_dialog(self) -> list[str] | None:
+        host = self._host
+        return host.open_file_dialog() if host is not None else None
+
+    def save_file_dialog(self, suggested_name: str) -> str | None:
+        host = self._host
+        return host.save_file_dialog(suggested_name) if host is not None else None
 
     def quit(self) -> None:
         """Close the window gracefully (the webview then saves its storage) and end the app."""
@@ -94,6 +103,11 @@ class Launcher:
         finally:
             server.stop()
         return 0
+
+    def _on_drop(self, paths: list[str]) -> None:
+        """Files dropped on the webview: the host gives Python their full paths."""
+        for path in paths:
+            self.bridge.events.publish("document", self.bridge.read_chosen_file(Path(path)))
 
     def _quit_on_termination_signals(self) -> None:
         """SIGTERM (a logout, `kill`) closes the window like the user would. While the GUI's own
@@ -149,4 +163,4 @@ class Launcher:
                 "The webview is not available (pywebview or its Qt WebEngine is missing). "
                 "Use --host browser."
             )
-        return WebviewHost(self.paths.webview_storage)
+        return WebviewHost(self.paths.webview_storage, on_drop=self._on_drop)

@@ -7,12 +7,14 @@ import platform
 import sys
 import webbrowser
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from desktop_llm import __version__
 from desktop_llm.bridge.events import EventBus
 from desktop_llm.constants import APP_NAME
+from desktop_llm.documents import DocumentError, extract_bytes, extract_file
 from desktop_llm.models.store import ModelStore
 from desktop_llm.settings import Settings, SettingsError, SettingsFile
 
@@ -33,6 +35,12 @@ class HostControl(Protocol):
     def browser_found(self) -> str | None: ...
 
     def switch_to(self, host: str) -> None: ...
+
+    def open_file_dialog(self) -> list[str] | None:
+        """Paths the user chose in a native dialog ([] if cancelled); None: no native dialog."""
+
+    def save_file_dialog(self, suggested_name: str) -> str | None:
+        """A path the user chose to save to ("" if cancelled); None: no native dialog."""
 
 
 @dataclass
@@ -89,3 +97,40 @@ class Bridge:
             raise BridgeError("Only http and https links can be opened.", field_name="url")
         webbrowser.open(url)
         return {"opened": url}
+
+    # Documents. The bridge never takes a path from the page: it reads only what the user chose
+    # in a native dialog or dropped on the window (the host hands those paths to Python).
+
+    def open_documents(self) -> dict[str, Any]:
+        paths = self.hosts.open_file_dialog()
+        if paths is None:
+            raise BridgeError("This window has no file dialog; the page uses its own.", 501)
+        return {"documents": [self.read_chosen_file(Path(p)) for p in paths]}
+
+    def read_chosen_file(self, path: Path) -> dict[str, Any]:
+        """A file the user chose or dropped: its text, or the reason it has none."""
+        try:
+            return extract_file(path).to_dict()
+        except DocumentError as exc:
+            return {"name": path.name, "error": str(exc)}
+
+    def upload_document(self, name: str, data: bytes) -> dict[str, Any]:
+        """A file the page read itself (the browser host's file input and drops)."""
+        try:
+            return extract_bytes(Path(name).name, data).to_dict()
+        except DocumentError as exc:
+            raise BridgeError(str(exc), 422) from exc
+
+    def save_text(self, suggested_name: str, text: str) -> dict[str, Any]:
+        if not isinstance(text, str) or not isinstance(suggested_name, str):
+            raise BridgeError("name and text must be text")
+        path = self.hosts.save_file_dialog(Path(suggested_name).name or "summary.md")
+        if path is None:
+            raise BridgeError("This window has no save dialog; the page downloads instead.", 501)
+        if not path:
+            return {"saved": None}
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise BridgeError(f"Could not save to {path}: {exc.strerror}.", 500) from exc
+        return {"saved": path}

@@ -90,3 +90,9 @@ class BrowserHost:
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
+
+    def open_file_dialog(self) -> list[str] | None:
+        return None  # the page uses its own file input and sends the bytes
+
+    def save_file_dialog(self, suggested_name: str) -> str | None:
+        return None  # the page downloads the file instead

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from desktop_llm.constants import APP_NAME
 from desktop_llm.hosts.base import running_as_root
 from desktop_llm.hosts.chromium_flags import merge_flag_string
 
+DOCUMENT_TYPES = ("Documents (*.txt;*.md;*.html;*.htm;*.pdf;*.docx)", "All files (*.*)")
 _GUI = {"Linux": "qt", "Windows": "edgechromium", "Darwin": "cocoa"}
 _FLAGS_ENV = {
     "Linux": "QTWEBENGINE_CHROMIUM_FLAGS",
@@ -42,8 +44,9 @@ def webview_available() -> bool:
 class WebviewHost:
     name = "webview"
 
-    def __init__(self, storage: Path):
+    def __init__(self, storage: Path, on_drop: Callable[[list[str]], None] = lambda paths: None):
         self.storage = storage
+        self.on_drop = on_drop
         self._window: Any = None
 
     def run(self, url: str) -> None:
@@ -55,12 +58,48 @@ class WebviewHost:
         self._window = webview.create_window(
             APP_NAME, url, width=1100, height=780, min_size=(520, 420)
         )
+        self._window.events.loaded += self._listen_for_drops
         webview.start(gui=_GUI.get(system), private_mode=False, storage_path=str(self.storage))
         self._window = None
 
     def close(self) -> None:
         if self._window is not None:
             self._window.destroy()
+
+    def open_file_dialog(self) -> list[str] | None:
+        import webview
+
+        if self._window is None:
+            return None
+        chosen = self._window.create_file_dialog(
+            webview.FileDialog.OPEN, allow_multiple=True, file_types=DOCUMENT_TYPES
+        )
+        return list(chosen or [])
+
+    def save_file_dialog(self, suggested_name: str) -> str | None:
+        import webview
+
+        if self._window is None:
+            return None
+        chosen = self._window.create_file_dialog(
+            webview.FileDialog.SAVE, save_filename=suggested_name
+        )
+        if isinstance(chosen, (list, tuple)):
+            chosen = chosen[0] if chosen else ""
+        return chosen or ""
+
+    def _listen_for_drops(self) -> None:
+        """pywebview tells a Python drop listener the full paths of dropped files (the page only
+        sees names), so dropped files are read by Python, as if chosen in a dialog."""
+        from webview.dom import DOMEventHandler
+
+        def dropped(event: dict) -> None:
+            files = event.get("dataTransfer", {}).get("files", [])
+            paths = [f["pywebviewFullPath"] for f in files if f.get("pywebviewFullPath")]
+            if paths:
+                self.on_drop(paths)
+
+        self._window.dom.document.events.drop += DOMEventHandler(dropped, prevent_default=True)
 
     def _prepare_engine_flags(self, system: str) -> None:
         env_name = _FLAGS_ENV.get(system)

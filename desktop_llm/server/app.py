@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
@@ -24,10 +25,11 @@ from starlette.staticfiles import StaticFiles
 
 from desktop_llm.bridge.api import Bridge, BridgeError
 from desktop_llm.constants import LAUNCH_PARAM
+from desktop_llm.documents.extract import DocumentError, check_size
 from desktop_llm.safe_path import UnsafePath
 from desktop_llm.server.security import GuardMiddleware, Session
 
-MAX_JSON_BODY = 1 << 20
+MAX_JSON_BODY = 8 << 20  # pasted documents and summaries travel as JSON
 
 NOT_LAUNCHED_PAGE = """<!doctype html><meta charset="utf-8"><title>Desktop LLM</title>
 <p>This window's session has ended. Close it and start Desktop LLM again from its launcher.</p>
@@ -57,6 +59,23 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
             return Response("Not found", status_code=404, media_type="text/plain")
         return FileResponse(path, headers={"cache-control": "no-store"})
 
+    async def upload_document(request: Request) -> Response:
+        name = unquote(request.headers.get("x-file-name", ""))
+        if not name:
+            return _error(400, "The upload needs an X-File-Name header.")
+        body = bytearray()
+        try:
+            check_size(name, int(request.headers.get("content-length") or 0))
+            async for chunk in request.stream():
+                body += chunk
+                check_size(name, len(body))
+        except DocumentError as exc:
+            return _error(413, str(exc))
+        try:
+            return JSONResponse(await run_in_threadpool(bridge.upload_document, name, bytes(body)))
+        except BridgeError as exc:
+            return _error(exc.status, str(exc))
+
     async def events(request: Request) -> EventSourceResponse:
         async def stream():
             async for name, data in bridge.events.subscribe():
@@ -74,6 +93,9 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         _bridge_route("/api/models", bridge.list_models),
         _bridge_route("/api/host", bridge.switch_host, body_as=None),
         _bridge_route("/api/open-external", bridge.open_external, body_as=None),
+        _bridge_route("/api/documents/open", bridge.open_documents, body_as=None),
+        Route("/api/documents/upload", upload_document, methods=["POST"]),
+        _bridge_route("/api/save-text", bridge.save_text, body_as=None),
         Mount("/assets", StaticFiles(directory=ui_dir / "assets", check_dir=False)),
     ]
     app = Starlette(routes=routes)

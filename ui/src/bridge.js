@@ -35,6 +35,8 @@ export const bridge = {
   models: () => call('GET', 'models'),
   switchHost: (host) => call('POST', 'host', { host }),
   openExternal: (url) => call('POST', 'open-external', { url }),
+  openDocuments: () => call('POST', 'documents/open', {}),
+  saveText: (suggested_name, text) => call('POST', 'save-text', { suggested_name, text }),
 
   /** Subscribe to pushed events: handlers is {eventName: (data) => void}. */
   events(handlers) {

@@ -93,6 +93,66 @@ export class Chat {
     return scrollHeight - scrollTop - clientHeight < 80;
   }
 
+  /**
+   * Run a document summary and show it as a request and a streamed answer.
+   * run(signal, onFinalPiece, onProgress) -> {summary, parts, done, stopped}
+   */
+  async summarize(doc, describeRequest, run, onSave) {
+    this.emptyState.remove();
+    const request = this.addBubble('user');
+    request.textContent = describeRequest;
+    const bubble = this.addBubble('assistant');
+    bubble.dataset.kind = 'summary';
+    bubble.setAttribute('aria-busy', 'true');
+    const progress = document.createElement('p');
+    progress.className = 'note progress';
+    progress.setAttribute('role', 'status');
+    const body = document.createElement('div');
+    body.className = 'answer';
+    bubble.append(progress, body);
+    const follow = this.isAtBottom();
+    const view = new StreamingMarkdown(body, () => {
+      if (follow) this.list.scrollTop = this.list.scrollHeight;
+    });
+    const controller = new AbortController();
+    this.controller = controller;
+    let result = null;
+    let failure = null;
+    try {
+      result = await run(controller.signal, (piece) => view.append(piece), (p) => {
+        progress.textContent = describeProgress(p);
+        bubble.dataset.part = p.part ?? '';
+        bubble.dataset.parts = p.parts ?? '';
+      });
+    } catch (error) {
+      if (!isAbort(error)) failure = error;
+    } finally {
+      this.controller = null;
+    }
+    view.finish();
+    bubble.removeAttribute('aria-busy');
+    const stopped = controller.signal.aborted || result?.stopped;
+    bubble.dataset.state = failure ? 'failed' : stopped ? 'stopped' : 'done';
+    progress.textContent = failure
+      ? `The summary failed: ${String(failure.message || failure)}`
+      : stopped
+        ? `Stopped after ${result?.done ?? 0} of ${result?.parts ?? '?'} parts.`
+        : result.parts > 1 ? `Summarized in ${result.parts} parts.` : '';
+    const summary = result?.summary || '';
+    if (summary) {
+      this.messages.push({ role: 'user', content: describeRequest });
+      this.messages.push({ role: 'assistant', content: summary });
+      this.addCopyButton(bubble, summary);
+      const save = document.createElement('button');
+      save.type = 'button';
+      save.className = 'copy save';
+      save.textContent = 'Save as Markdown';
+      save.addEventListener('click', () => onSave(summary, save));
+      bubble.append(save);
+    }
+    return result;
+  }
+
   addBubble(role) {
     const bubble = document.createElement('article');
     bubble.className = `message ${role}`;
@@ -126,4 +186,11 @@ export class Chat {
     });
     bubble.append(button);
   }
+}
+
+function describeProgress(p) {
+  if (p.stage === 'splitting') return 'Reading the document…';
+  if (p.stage === 'part') return `Summarizing part ${p.part} of ${p.parts}…`;
+  if (p.stage === 'combining') return `Combining ${p.parts} part summaries…`;
+  return p.parts > 1 ? `Writing the summary of all ${p.parts} parts…` : 'Writing the summary…';
 }

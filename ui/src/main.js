@@ -4,6 +4,8 @@ import { Chat } from './chat.js';
 import { createEngine } from './engines/index.js';
 import { explainLoadError } from './engines/errors.js';
 import { gpuFit, probeWebGPU } from './gpu.js';
+import { acceptDocuments, saveMarkdown } from './documents.js';
+import { summarizeDocument, summaryOptions } from './summarize.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -11,15 +13,68 @@ const ui = {
   banners: $('banners'), progress: $('load-progress'), bar: $('load-bar'), barLabel: $('load-label'),
   messages: $('messages'), empty: $('empty-state'), composer: $('composer'), prompt: $('prompt'),
   send: $('send'), stop: $('stop'), stats: $('stats'),
+  openDocument: $('open-document'), fileInput: $('file-input'), dropOverlay: $('drop-overlay'),
+  docPanel: $('document-panel'), docName: $('document-name'), docStats: $('document-stats'),
+  docError: $('document-error'), docForm: $('document-form'), docClose: $('document-close'),
+  summarize: $('summarize'),
 };
 
-const state = { info: null, settings: null, models: [], gpu: null, engine: null, model: null };
+const state = {
+  info: null, settings: null, models: [], gpu: null, engine: null, model: null, document: null,
+};
 const chat = new Chat(ui.messages, ui.empty);
 
 function setEngineState(name, text) {
   document.body.dataset.engineState = name;
   ui.status.textContent = text;
   ui.send.disabled = name !== 'ready' || chat.busy;
+  ui.summarize.disabled = name !== 'ready' || chat.busy;
+}
+
+function setBusy(busy) {
+  ui.send.disabled = busy || !state.engine;
+  ui.summarize.disabled = busy || !state.engine;
+  ui.stop.hidden = !busy;
+  if (busy) document.body.dataset.generating = 'true';
+  else delete document.body.dataset.generating;
+}
+
+function showDocument(doc) {
+  state.document = doc.error ? null : doc;
+  ui.docPanel.hidden = false;
+  ui.docName.textContent = doc.name;
+  ui.docError.hidden = !doc.error;
+  ui.docError.textContent = doc.error || '';
+  ui.docForm.hidden = Boolean(doc.error);
+  ui.docPanel.dataset.state = doc.error ? 'error' : 'ready';
+  ui.docStats.textContent = doc.error ? ''
+    : `${doc.words.toLocaleString()} words · about ${doc.estimated_tokens.toLocaleString()} tokens`
+      + (doc.pages ? ` · ${doc.pages} pages` : '');
+}
+
+async function summarizeCurrent() {
+  const doc = state.document;
+  if (!doc || !state.engine || chat.busy) return;
+  const form = new FormData(ui.docForm);
+  const options = summaryOptions(Object.fromEntries(form.entries()));
+  ui.docPanel.hidden = true;
+  setBusy(true);
+  const lengthWord = { short: 'short', medium: 'medium-length', detailed: 'detailed' }[options.length];
+  const request = `Summarize “${doc.name}” (${doc.words.toLocaleString()} words): ${lengthWord}, `
+    + `${options.form === 'bullets' ? 'bullet points' : 'a paragraph'}`
+    + `${options.language ? `, in ${options.language}` : ''}${options.instruction ? `. ${options.instruction}` : ''}`;
+  await chat.summarize(doc, request,
+    (signal, onFinalPiece, onProgress) => summarizeDocument(doc, options, state.engine, { signal, onFinalPiece, onProgress }),
+    async (text, button) => {
+      try {
+        const saved = await saveMarkdown(doc.name, `# Summary of ${doc.name}\n\n${text}\n`);
+        button.textContent = saved ? 'Saved' : 'Save as Markdown';
+      } catch (error) {
+        showBanner('error', error.message);
+      }
+    });
+  await state.engine.reset();
+  setBusy(false);
 }
 
 function showBanner(kind, text, action) {
@@ -89,14 +144,10 @@ async function send() {
   const text = ui.prompt.value.trim();
   if (!text || !state.engine || chat.busy) return;
   ui.prompt.value = '';
-  ui.send.disabled = true;
-  ui.stop.hidden = false;
-  document.body.dataset.generating = 'true';
+  setBusy(true);
   const { temperature, top_p, max_tokens, system_prompt } = state.settings;
   const stats = await chat.ask(text, state.engine, { temperature, top_p, max_tokens, system_prompt });
-  delete document.body.dataset.generating;
-  ui.stop.hidden = true;
-  ui.send.disabled = false;
+  setBusy(false);
   ui.stats.textContent = describeStats(stats);
   ui.prompt.focus();
 }
@@ -152,8 +203,13 @@ async function boot() {
   if (info.settings_warning) showBanner('warning', info.settings_warning);
   fillModelPicker();
   offerBrowserHost();
+  acceptDocuments({
+    host: info.host, overlay: ui.dropOverlay, fileInput: ui.fileInput,
+    openButton: ui.openDocument, onDocument: showDocument,
+  });
   bridge.events({
     settings: (values) => { state.settings = values; applyTheme(values.theme); },
+    document: showDocument, // files dropped on the webview, read by Python from their full path
   });
   const model = models.find((m) => m.id === state.settings.model) || models.find((m) => m.embedded) || models[0];
   if (!model) {
@@ -172,6 +228,8 @@ ui.prompt.addEventListener('keydown', (event) => {
   }
 });
 ui.stop.addEventListener('click', () => chat.stop());
+ui.docForm.addEventListener('submit', (event) => { event.preventDefault(); summarizeCurrent(); });
+ui.docClose.addEventListener('click', () => { ui.docPanel.hidden = true; state.document = null; });
 ui.newChat.addEventListener('click', async () => {
   chat.clear();
   ui.stats.textContent = '';

@@ -1,6 +1,7 @@
 // Engines behind one interface:
 //   load(onProgress(fraction, text)), stream(messages, options, signal) -> one piece of text per
-//   token (possibly ''), reset() forgets the conversation,
+//   token (possibly ''), reset() forgets the conversation, contextSize and countTokens(text) for
+//   fitting documents,
 //   describe() -> {engine, threads}, unload().
 // The model's format decides which engine runs it. Each engine's code loads only when needed.
 

@@ -59,6 +59,15 @@ export class WebLLMEngine {
     }
   }
 
+  get contextSize() {
+    return this.model.webllm?.overrides?.context_window_size || this.model.context_window || 4096;
+  }
+
+  /** An estimate: WebLLM keeps its tokenizer inside the worker. Errs on the long side. */
+  async countTokens(text) {
+    return Math.ceil(text.length / 3);
+  }
+
   async reset() {
     await this.engine?.resetChat();
   }

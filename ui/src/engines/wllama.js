@@ -23,10 +23,8 @@ export class WllamaEngine {
     );
     const cores = navigator.hardwareConcurrency || 1;
     const threads = self.crossOriginIsolated ? (this.settings.threads || cores) : 1;
-    await this.wllama.loadModel([source], {
-      n_ctx: Math.min(this.settings.context_size, this.model.context_window || this.settings.context_size),
-      n_threads: threads,
-    });
+    this.contextSize = Math.min(this.settings.context_size, this.model.context_window || this.settings.context_size);
+    await this.wllama.loadModel([source], { n_ctx: this.contextSize, n_threads: threads });
     onProgress(1, 'Ready');
   }
 
@@ -48,6 +46,11 @@ export class WllamaEngine {
     }
     const rest = decoder.decode();
     if (rest) yield rest;
+  }
+
+  /** How many tokens the model sees in text (its own tokenizer). */
+  async countTokens(text) {
+    return (await this.wllama.tokenize(text)).length;
   }
 
   /** Forget the conversation. (wllama's prompt cache otherwise continues from stale logits when

@@ -1,0 +1,103 @@
+// Documents in: dropped or pasted text, dropped or chosen files. The webview's Python side reads
+// dropped and chosen files by their full path; the browser host sends the file's bytes.
+import { bridge } from './bridge.js';
+
+const FILE_TYPES = ['.txt', '.md', '.markdown', '.html', '.htm', '.pdf', '.docx'];
+
+export function textDocument(name, text) {
+  const clean = text.replace(/\r\n?/g, '\n').trim();
+  return {
+    name, kind: 'text', text: clean, words: clean ? clean.split(/\s+/).length : 0,
+    chars: clean.length, estimated_tokens: Math.max(1, Math.round(clean.length / 4)),
+  };
+}
+
+async function uploadFile(file) {
+  const response = await fetch('/api/documents/upload', {
+    method: 'POST',
+    headers: { 'X-Desktop-LLM': '1', 'X-File-Name': encodeURIComponent(file.name) },
+    body: file,
+  });
+  const data = await response.json().catch(() => ({}));
+  return response.ok ? data : { name: file.name, error: data.error || `The app answered ${response.status}.` };
+}
+
+/**
+ * Wire every way a document can come in. onDocument(doc) gets {name, text, words, ...} or
+ * {name, error}. (Files dropped on the webview arrive as a pushed "document" event instead.)
+ */
+export function acceptDocuments({ host, overlay, fileInput, openButton, onDocument }) {
+  const isWebview = host === 'webview';
+  let depth = 0;
+  const show = (visible) => { overlay.hidden = !visible; };
+
+  document.addEventListener('dragenter', (event) => {
+    event.preventDefault();
+    depth += 1;
+    show(true);
+  });
+  document.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) show(false);
+  });
+  document.addEventListener('dragover', (event) => event.preventDefault());
+  document.addEventListener('drop', async (event) => {
+    event.preventDefault();
+    depth = 0;
+    show(false);
+    const files = [...(event.dataTransfer?.files || [])];
+    if (files.length) {
+      // In the webview, Python receives the same drop with full paths and sends the text.
+      if (isWebview) return;
+      for (const file of files) onDocument(await uploadFile(file));
+      return;
+    }
+    const text = event.dataTransfer?.getData('text/plain');
+    if (text?.trim()) onDocument(textDocument('Dropped text', text));
+  });
+
+  document.addEventListener('paste', (event) => {
+    if (event.target.closest?.('textarea, input')) return; // pasting into a field is just that
+    const text = event.clipboardData?.getData('text/plain');
+    if (text?.trim()) {
+      event.preventDefault();
+      onDocument(textDocument('Pasted text', text));
+    }
+  });
+
+  fileInput.accept = FILE_TYPES.join(',');
+  fileInput.addEventListener('change', async () => {
+    for (const file of fileInput.files) onDocument(await uploadFile(file));
+    fileInput.value = '';
+  });
+  openButton.addEventListener('click', async () => {
+    if (!isWebview) {
+      fileInput.click();
+      return;
+    }
+    try {
+      const { documents } = await bridge.openDocuments();
+      documents.forEach(onDocument);
+    } catch {
+      fileInput.click();
+    }
+  });
+}
+
+/** Save text as Markdown: the native save dialog where the window has one, else a download. */
+export async function saveMarkdown(name, text) {
+  const fileName = `${name.replace(/\.[^.]+$/, '').replace(/[\\/:*?"<>|]+/g, ' ').trim() || 'summary'} - summary.md`;
+  try {
+    const { saved } = await bridge.saveText(fileName, text);
+    return saved;
+  } catch (error) {
+    if (error.status !== 501) throw error;
+  }
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/markdown' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = fileName;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return fileName;
+}
