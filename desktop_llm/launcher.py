@@ -6,7 +6,6 @@ import logging
 import signal
 import socket
 import threading
-from pathlib import Path
 
 from desktop_llm.bridge.api import Bridge
 from desktop_llm.constants import UI_DIST_DIR
@@ -77,6 +76,10 @@ class Launcher:
         host = self._host
         return host.save_file_dialog(suggested_name) if host is not None else None
 
+    def take_dropped_paths(self, names: list[str]) -> list[str] | None:
+        host = self._host
+        return host.take_dropped_paths(names) if host is not None else None
+
     def quit(self) -> None:
         """Close the window gracefully (the webview then saves its storage) and end the app."""
         with self._lock:
@@ -103,11 +106,6 @@ class Launcher:
         finally:
             server.stop()
         return 0
-
-    def _on_drop(self, paths: list[str]) -> None:
-        """Files dropped on the webview: the host gives Python their full paths."""
-        for path in paths:
-            self.bridge.events.publish("document", self.bridge.read_chosen_file(Path(path)))
 
     def _quit_on_termination_signals(self) -> None:
         """SIGTERM (a logout, `kill`) closes the window like the user would. While the GUI's own
@@ -163,4 +161,4 @@ class Launcher:
                 "The webview is not available (pywebview or its Qt WebEngine is missing). "
                 "Use --host browser."
             )
-        return WebviewHost(self.paths.webview_storage, on_drop=self._on_drop)
+        return WebviewHost(self.paths.webview_storage)

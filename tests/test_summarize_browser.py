@@ -128,3 +128,53 @@ def test_a_hostile_document_runs_nothing(ready_page):
     assert page.locator("#messages script, #messages iframe, #messages img").count() == 0
     hrefs = page.evaluate("[...document.querySelectorAll('#messages a')].map(a => a.href)")
     assert not [h for h in hrefs if h.lower().startswith("javascript:")]
+
+
+def long_document(words: int = 20_500) -> str:
+    topics = ["river", "school", "market", "bridge", "harvest", "festival", "mill", "library"]
+    paragraphs = []
+    count = 0
+    chapter = 0
+    while count < words:
+        chapter += 1
+        topic = topics[chapter % len(topics)]
+        paragraph = (
+            f"Chapter {chapter}. In year {1900 + chapter} the people of Ashford worked on the "
+            f"{topic}. {STORY} The council recorded {chapter * 3} meetings about the {topic} "
+            f"that year, and the {topic} was finished before winter."
+        )
+        paragraphs.append(paragraph)
+        count += len(paragraph.split())
+    return "\n\n".join(paragraphs)
+
+
+RECORD_PROGRESS = """() => {
+    window.__progress = new Set();
+    new MutationObserver(() => {
+        const p = document.querySelector('article[data-kind=summary] .progress');
+        if (p) window.__progress.add(p.textContent);
+    }).observe(document.getElementById('messages'),
+               {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_a_long_document_is_split_summarized_part_by_part_and_combined(ready_page):
+    page = ready_page
+    text = long_document()
+    assert len(text.split()) >= 20_000
+    drop_file(page, "ashford-history.txt", text.encode(), "text/plain")
+    page.locator("#document-panel[data-state=ready]").wait_for()
+    page.select_option("#document-form select[name=length]", "short")
+    page.evaluate(RECORD_PROGRESS)
+    page.click("#summarize")
+    state, summary = wait_summary(page, timeout=2400)
+    assert state == "done"
+    assert summary.strip()
+    bubble = page.locator("article[data-kind=summary]")
+    parts = int(bubble.get_attribute("data-parts"))
+    assert parts > 1
+    seen = page.evaluate("[...window.__progress]")
+    for n in range(1, parts + 1):  # every part was summarized, in order, and the user saw it
+        assert f"Summarizing part {n} of {parts}…" in seen
+    assert any("Writing the summary of all" in s for s in seen)
+    assert bubble.locator(".progress").inner_text() == f"Summarized in {parts} parts."

@@ -27,17 +27,27 @@ def xvfb_display():
         yield display
 
 
-def start_app(home: Path, display: str, debug_port: int, *args: str) -> subprocess.Popen:
+def start_app(
+    home: Path,
+    display: str,
+    debug_port: int,
+    *args: str,
+    script: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DISPLAY": display,
         "DESKTOP_LLM_HOME": str(home),
         "QTWEBENGINE_REMOTE_DEBUGGING": f"127.0.0.1:{debug_port}",
         "LANG": "C.UTF-8",
+        **(extra_env or {}),
     }
     env.pop("WAYLAND_DISPLAY", None)
+    command = [sys.executable, script] if script else [sys.executable, "-m", "desktop_llm"]
     return subprocess.Popen(
-        [sys.executable, "-m", "desktop_llm", *args],
+        [*command, *args],
+        cwd=Path(__file__).resolve().parent.parent,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -151,3 +161,57 @@ def test_reopen_in_browser_then_closing_it_ends_the_app(tmp_path, xvfb_display):
     finally:
         output = stop(app)
     assert "Traceback" not in output, output
+
+
+def test_a_file_dropped_on_the_qt_window_is_read_by_path_and_summarized(tmp_path, xvfb_display):
+    """A drop through pywebview's own Qt path (synthesized Qt drop events, tests/qt_drop_app.py)
+    reaches extraction by the file's full path and ends in a summary from the real model."""
+    from tests.test_documents import make_docx
+
+    home = tmp_path / "home"
+    write_settings(home, temperature=0)
+    document = tmp_path / "keepers notes.docx"
+    document.write_bytes(
+        make_docx(
+            [
+                "The lighthouse on Gull Rock was built in 1848 to warn ships of the reef.",
+                "Its keeper, Mary Ellis, kept the lamp burning for forty years.",
+            ]
+        )
+    )
+    drop_port, debug_port = free_port(), free_port()
+    env_app = start_app(
+        home,
+        xvfb_display,
+        debug_port,
+        "--host",
+        "webview",
+        script="tests/qt_drop_app.py",
+        extra_env={"TEST_DROP_PORT": str(drop_port)},
+    )
+    try:
+        page = CDPPage(debug_port, "http://127.0.0.1:")
+        page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
+        with socket.create_connection(("127.0.0.1", drop_port), timeout=30) as conn:
+            conn.sendall(str(document).encode())
+            assert conn.recv(16) == b"ok"
+        page.wait_until("document.getElementById('document-panel').dataset.state === 'ready'")
+        assert page.evaluate("document.getElementById('document-name').textContent") == (
+            "keepers notes.docx"
+        )
+        page.evaluate(
+            "(() => { document.querySelector('#document-form select[name=length]').value = 'short';"
+            " document.getElementById('summarize').click(); })()"
+        )
+        page.wait_until(
+            "document.querySelector('article[data-kind=summary]')?.dataset.state", timeout=300
+        )
+        state = page.evaluate("document.querySelector('article[data-kind=summary]').dataset.state")
+        summary = page.evaluate(
+            "document.querySelector('article[data-kind=summary] .answer').innerText"
+        )
+        assert state == "done"
+        assert any(w in summary for w in ("lighthouse", "Lighthouse", "Mary", "1848", "keeper"))
+        page.close()
+    finally:
+        stop(env_app)

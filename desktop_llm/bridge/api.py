@@ -42,6 +42,9 @@ class HostControl(Protocol):
     def save_file_dialog(self, suggested_name: str) -> str | None:
         """A path the user chose to save to ("" if cancelled); None: no native dialog."""
 
+    def take_dropped_paths(self, names: list[str]) -> list[str] | None:
+        """Full paths of files just dropped on the window; None: the window cannot tell."""
+
 
 @dataclass
 class Bridge:
@@ -99,13 +102,27 @@ class Bridge:
         return {"opened": url}
 
     # Documents. The bridge never takes a path from the page: it reads only what the user chose
-    # in a native dialog or dropped on the window (the host hands those paths to Python).
+    # in a native dialog or dropped on the window (the host knows those paths, not the page).
 
     def open_documents(self) -> dict[str, Any]:
         paths = self.hosts.open_file_dialog()
         if paths is None:
             raise BridgeError("This window has no file dialog; the page uses its own.", 501)
         return {"documents": [self.read_chosen_file(Path(p)) for p in paths]}
+
+    def dropped_documents(self, names: list[str]) -> dict[str, Any]:
+        """Files just dropped on the window, read by their full paths where the window knows
+        them; names it does not know come back in `unresolved` for the page to upload."""
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BridgeError("names must be a list of file names", field_name="names")
+        paths = self.hosts.take_dropped_paths(names)
+        if paths is None:
+            raise BridgeError("This window does not know dropped files' paths.", 501)
+        found = {Path(p).name: p for p in paths}
+        return {
+            "documents": [self.read_chosen_file(Path(found[n])) for n in names if n in found],
+            "unresolved": [n for n in names if n not in found],
+        }
 
     def read_chosen_file(self, path: Path) -> dict[str, Any]:
         """A file the user chose or dropped: its text, or the reason it has none."""

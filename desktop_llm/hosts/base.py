@@ -20,6 +20,9 @@ class Host(Protocol):
     def save_file_dialog(self, suggested_name: str) -> str | None:
         """A path chosen in a native save dialog ("" if cancelled); None: this host has none."""
 
+    def take_dropped_paths(self, names: list[str]) -> list[str] | None:
+        """Full paths of the files just dropped with these names; None: the host cannot tell."""
+
 
 def running_as_root() -> bool:
     import os

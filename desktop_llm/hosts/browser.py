@@ -96,3 +96,6 @@ class BrowserHost:
 
     def save_file_dialog(self, suggested_name: str) -> str | None:
         return None  # the page downloads the file instead
+
+    def take_dropped_paths(self, names: list[str]) -> list[str] | None:
+        return None  # the page sends the dropped files' bytes instead

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from desktop_llm.constants import APP_NAME
 from desktop_llm.hosts.base import running_as_root
@@ -44,9 +44,8 @@ def webview_available() -> bool:
 class WebviewHost:
     name = "webview"
 
-    def __init__(self, storage: Path, on_drop: Callable[[list[str]], None] = lambda paths: None):
+    def __init__(self, storage: Path):
         self.storage = storage
-        self.on_drop = on_drop
         self._window: Any = None
 
     def run(self, url: str) -> None:
@@ -58,7 +57,7 @@ class WebviewHost:
         self._window = webview.create_window(
             APP_NAME, url, width=1100, height=780, min_size=(520, 420)
         )
-        self._window.events.loaded += self._listen_for_drops
+        _record_dropped_paths()
         webview.start(gui=_GUI.get(system), private_mode=False, storage_path=str(self.storage))
         self._window = None
 
@@ -88,18 +87,23 @@ class WebviewHost:
             chosen = chosen[0] if chosen else ""
         return chosen or ""
 
-    def _listen_for_drops(self) -> None:
-        """pywebview tells a Python drop listener the full paths of dropped files (the page only
-        sees names), so dropped files are read by Python, as if chosen in a dialog."""
-        from webview.dom import DOMEventHandler
+    def take_dropped_paths(self, names: list[str]) -> list[str]:
+        """Full paths of files just dropped on the window, matched by the names the page saw.
 
-        def dropped(event: dict) -> None:
-            files = event.get("dataTransfer", {}).get("files", [])
-            paths = [f["pywebviewFullPath"] for f in files if f.get("pywebviewFullPath")]
-            if paths:
-                self.on_drop(paths)
+        Every pywebview backend records the paths of dropped files (Qt, WebView2 and Cocoa drop
+        events carry them; the page only sees names). Reading them here, instead of through
+        pywebview's DOM events, works under the page's CSP, which forbids the eval they use.
+        """
+        from webview.dom import _dnd_state
 
-        self._window.dom.document.events.drop += DOMEventHandler(dropped, prevent_default=True)
+        taken = []
+        for name in names:
+            for item in list(_dnd_state["paths"]):
+                if unquote(item[0]) == name:
+                    _dnd_state["paths"].remove(item)
+                    taken.append(unquote(item[1]))
+                    break
+        return taken
 
     def _prepare_engine_flags(self, system: str) -> None:
         env_name = _FLAGS_ENV.get(system)
@@ -112,6 +116,13 @@ class WebviewHost:
             if running_as_root():
                 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
             _merge_pywebview_flags(env_name)
+
+
+def _record_dropped_paths() -> None:
+    """pywebview's backends record dropped files' paths only while a drop listener exists."""
+    from webview.dom import _dnd_state
+
+    _dnd_state["num_listeners"] = max(1, _dnd_state["num_listeners"])
 
 
 def _merge_pywebview_flags(env_name: str) -> None:

@@ -94,6 +94,7 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         _bridge_route("/api/host", bridge.switch_host, body_as=None),
         _bridge_route("/api/open-external", bridge.open_external, body_as=None),
         _bridge_route("/api/documents/open", bridge.open_documents, body_as=None),
+        _bridge_route("/api/documents/dropped", bridge.dropped_documents, body_as=None),
         Route("/api/documents/upload", upload_document, methods=["POST"]),
         _bridge_route("/api/save-text", bridge.save_text, body_as=None),
         Mount("/assets", StaticFiles(directory=ui_dir / "assets", check_dir=False)),

@@ -36,6 +36,7 @@ export const bridge = {
   switchHost: (host) => call('POST', 'host', { host }),
   openExternal: (url) => call('POST', 'open-external', { url }),
   openDocuments: () => call('POST', 'documents/open', {}),
+  droppedDocuments: (names) => call('POST', 'documents/dropped', { names }),
   saveText: (suggested_name, text) => call('POST', 'save-text', { suggested_name, text }),
 
   /** Subscribe to pushed events: handlers is {eventName: (data) => void}. */

@@ -132,6 +132,10 @@ export class Chat {
     view.finish();
     bubble.removeAttribute('aria-busy');
     const stopped = controller.signal.aborted || result?.stopped;
+    if (result) {
+      bubble.dataset.wallSeconds = result.wallSeconds.toFixed(2);
+      bubble.dataset.engineSeconds = result.engineSeconds.toFixed(2);
+    }
     bubble.dataset.state = failure ? 'failed' : stopped ? 'stopped' : 'done';
     progress.textContent = failure
       ? `The summary failed: ${String(failure.message || failure)}`

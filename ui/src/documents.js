@@ -24,7 +24,7 @@ async function uploadFile(file) {
 
 /**
  * Wire every way a document can come in. onDocument(doc) gets {name, text, words, ...} or
- * {name, error}. (Files dropped on the webview arrive as a pushed "document" event instead.)
+ * {name, error}.
  */
 export function acceptDocuments({ host, overlay, fileInput, openButton, onDocument }) {
   const isWebview = host === 'webview';
@@ -47,9 +47,18 @@ export function acceptDocuments({ host, overlay, fileInput, openButton, onDocume
     show(false);
     const files = [...(event.dataTransfer?.files || [])];
     if (files.length) {
-      // In the webview, Python receives the same drop with full paths and sends the text.
-      if (isWebview) return;
-      for (const file of files) onDocument(await uploadFile(file));
+      let toUpload = files;
+      if (isWebview) {
+        // The app window knows the dropped files' full paths: Python reads them from disk.
+        try {
+          const { documents, unresolved } = await bridge.droppedDocuments(files.map((f) => f.name));
+          documents.forEach(onDocument);
+          toUpload = files.filter((f) => unresolved.includes(f.name));
+        } catch {
+          toUpload = files;
+        }
+      }
+      for (const file of toUpload) onDocument(await uploadFile(file));
       return;
     }
     const text = event.dataTransfer?.getData('text/plain');

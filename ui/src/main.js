@@ -209,7 +209,6 @@ async function boot() {
   });
   bridge.events({
     settings: (values) => { state.settings = values; applyTheme(values.theme); },
-    document: showDocument, // files dropped on the webview, read by Python from their full path
   });
   const model = models.find((m) => m.id === state.settings.model) || models.find((m) => m.embedded) || models[0];
   if (!model) {

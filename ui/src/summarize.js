@@ -83,12 +83,19 @@ export async function splitIntoParts(text, budget, countTokens) {
   return parts;
 }
 
+const timing = { engineMs: 0 };
+
 async function generate(engine, userText, maxTokens, signal, onPiece = () => {}) {
   let text = '';
   const options = { temperature: 0, top_p: 1, max_tokens: maxTokens };
-  for await (const piece of engine.stream(messages(userText), options, signal)) {
-    text += piece;
-    onPiece(piece);
+  const started = performance.now();
+  try {
+    for await (const piece of engine.stream(messages(userText), options, signal)) {
+      text += piece;
+      onPiece(piece);
+    }
+  } finally {
+    timing.engineMs += performance.now() - started;
   }
   return text.trim();
 }
@@ -97,10 +104,21 @@ async function generate(engine, userText, maxTokens, signal, onPiece = () => {})
  * Summarize doc ({name, text}) with engine. Callbacks:
  *   onProgress({stage: 'splitting'|'part'|'combining'|'final', part, parts})
  *   onFinalPiece(piece)  the final summary as it streams
- * Returns {summary, parts, done, stopped}. After Stop, the summaries of the parts done so far
- * are the result.
+ * Returns {summary, parts, done, stopped, wallSeconds, engineSeconds}. After Stop, the
+ * summaries of the parts done so far are the result.
  */
-export async function summarizeDocument(doc, options, engine, { signal, onProgress, onFinalPiece }) {
+export async function summarizeDocument(doc, options, engine, callbacks) {
+  const started = performance.now();
+  timing.engineMs = 0;
+  const result = await mapReduce(doc, options, engine, callbacks);
+  return {
+    ...result,
+    wallSeconds: (performance.now() - started) / 1000,
+    engineSeconds: timing.engineMs / 1000,
+  };
+}
+
+async function mapReduce(doc, options, engine, { signal, onProgress, onFinalPiece }) {
   const spec = LENGTHS[options.length] || LENGTHS.medium;
   const budget = Math.max(256, engine.contextSize - PROMPT_RESERVE - spec.tokens);
   onProgress({ stage: 'splitting' });
