@@ -7,6 +7,7 @@ import logging
 import sys
 
 from desktop_llm import __version__
+from desktop_llm.logs import setup_logging
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
 
@@ -26,16 +27,26 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub = models.add_subparsers(dest="models_command", required=True)
     models_sub.add_parser("list", help="list the models in the store")
     sub.add_parser("paths", help="show where settings, models and logs are kept")
+    doctor = sub.add_parser("doctor", help="what this machine can run, and how to fix problems")
+    doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
+    doctor.add_argument(
+        "--no-windows", action="store_true", help="skip opening the hidden probe windows"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     paths = AppPaths.from_env()
+    if args.command is None:
+        setup_logging(paths.log_file)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     if args.command == "models":
         return _models_list(paths)
+    if args.command == "doctor":
+        return _doctor(paths, args.json, not args.no_windows)
     if args.command == "paths":
         for name in ("config", "data", "cache", "logs"):
             print(f"{name:7} {getattr(paths, name)}")
@@ -60,4 +71,20 @@ def _models_list(paths: AppPaths) -> int:
         print("No models in the store yet; start the app once to add the built-in one.")
     for entry in entries:
         print(f"{entry.id:40} {entry.engine:7} {entry.size / 1e6:9.1f} MB  {entry.name}")
+    return 0
+
+
+def _doctor(paths: AppPaths, as_json: bool, probe: bool) -> int:
+    import json
+
+    from desktop_llm import doctor
+
+    facts = doctor.collect(paths)
+    if probe:
+        doctor.probe_windows(paths, facts)
+    found = doctor.problems(facts)
+    if as_json:
+        print(json.dumps({"facts": facts, "problems": found}, indent=2))
+    else:
+        print(doctor.report_text(facts, found))
     return 0

@@ -9,6 +9,7 @@ import threading
 
 from desktop_llm.bridge.api import Bridge
 from desktop_llm.constants import UI_DIST_DIR
+from desktop_llm.history import HistoryStore
 from desktop_llm.hosts.base import Host
 from desktop_llm.hosts.browser import BrowserHost, find_browser
 from desktop_llm.hosts.webview import WebviewHost, webview_available
@@ -56,15 +57,19 @@ class Launcher:
         if current is not None:
             threading.Timer(0.3, current.close).start()  # let the answer reach the page first
 
-    def start_server(self) -> LocalServer:
-        """Everything but the window: folders, the embedded model, the local server."""
+    def start_server(self, port: int | None = None) -> LocalServer:
+        """Everything but the window: folders, the embedded model, the local server (on the
+        kept port, or on `port` without keeping it: the doctor's probes use a passing one)."""
         if not (UI_DIST_DIR / "index.html").is_file():
             raise LaunchError(f"The UI is not built ({UI_DIST_DIR}). Run `npm run build` in ui/.")
         self.paths.create()
         provision_embedded(self.store)
         self.host_name = self._resolve_host(self.host_choice)
-        self.bridge = Bridge(self.settings_file, self.store, self)
-        self.server = LocalServer(self.bridge, UI_DIST_DIR, self._bind()).start()
+        self.bridge = Bridge(
+            self.settings_file, self.store, self, HistoryStore(self.paths.history_file), self.paths
+        )
+        sock = self._bind() if port is None else bind_loopback(port)
+        self.server = LocalServer(self.bridge, UI_DIST_DIR, sock).start()
         log.info("serving on %s", self.server.origin)
         return self.server
 

@@ -6,11 +6,12 @@ lives under that one folder:
     $DESKTOP_LLM_HOME/
     ├── config/settings.json       the user's settings
     ├── data/
+    │   ├── history.sqlite3        conversations and summaries (see history/store.py)
     │   ├── models/<model-id>/     the model store (see models/store.py)
     │   ├── webview/               the webview's profile (localStorage, IndexedDB)
     │   └── browser-profile/       the browser host's own --user-data-dir
     ├── cache/                     downloads in progress
-    └── logs/
+    └── logs/desktop-llm.log       rotated; no prompt or document text unless log_content
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ class AppPaths:
     @property
     def models(self) -> Path:
         return self.data / "models"
+
+    @property
+    def history_file(self) -> Path:
+        return self.data / "history.sqlite3"
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs / "desktop-llm.log"
 
     @property
     def webview_storage(self) -> Path:

@@ -31,16 +31,24 @@ class SettingsError(ValueError):
         self.message = message
 
 
-def _choice(*allowed: str) -> Callable[[Any], str | None]:
+Check = Callable[[Any], str | None]
+
+
+def _described(check: Check, **spec: Any) -> Check:
+    check.spec = spec  # type: ignore[attr-defined]  # what the settings panel needs to draw it
+    return check
+
+
+def _choice(*allowed: str) -> Check:
     def check(value: Any) -> str | None:
         if value not in allowed:
             return f"must be one of {', '.join(allowed)}"
         return None
 
-    return check
+    return _described(check, type="choice", choices=list(allowed))
 
 
-def _number(low: float, high: float, integer: bool = False) -> Callable[[Any], str | None]:
+def _number(low: float, high: float, integer: bool = False) -> Check:
     def check(value: Any) -> str | None:
         kinds = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, kinds):
@@ -49,10 +57,10 @@ def _number(low: float, high: float, integer: bool = False) -> Callable[[Any], s
             return f"must be between {low:g} and {high:g}"
         return None
 
-    return check
+    return _described(check, type="integer" if integer else "number", min=low, max=high)
 
 
-def _text(max_len: int) -> Callable[[Any], str | None]:
+def _text(max_len: int, long: bool = False) -> Check:
     def check(value: Any) -> str | None:
         if not isinstance(value, str):
             return "must be text"
@@ -60,7 +68,7 @@ def _text(max_len: int) -> Callable[[Any], str | None]:
             return f"must be at most {max_len} characters"
         return None
 
-    return check
+    return _described(check, type="longtext" if long else "text", max_length=max_len)
 
 
 def _flags(value: Any) -> str | None:
@@ -71,13 +79,22 @@ def _flags(value: Any) -> str | None:
     return None
 
 
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
 def _port(value: Any) -> str | None:
     if value == 0:
         return None  # chosen on first launch
     return _number(1024, 65535, integer=True)(value)
 
 
-def _setting(default: Any, check: Callable[[Any], str | None], doc: str) -> Any:
+_described(_flags, type="flags")
+_described(_boolean, type="boolean")
+_described(_port, type="integer", min=0, max=65535, readonly=True)
+
+
+def _setting(default: Any, check: Check, doc: str) -> Any:
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"check": check, "doc": doc})
     return field(default=default, metadata={"check": check, "doc": doc})
@@ -104,9 +121,14 @@ class Settings:
     )
     threads: int = _setting(0, _number(0, 256, integer=True), "CPU engine threads; 0 is all.")
     system_prompt: str = _setting(
-        "You are a helpful assistant.", _text(20000), "Instructions given before every chat."
+        "You are a helpful assistant.",
+        _text(20000, long=True),
+        "Instructions given before every chat.",
     )
     theme: str = _setting("system", _choice("system", "light", "dark"), "Colour theme.")
+    log_content: bool = _setting(
+        False, _boolean, "Write prompts and document text to the log (off: only their sizes)."
+    )
 
     def validate(self) -> None:
         for f in fields(self):
@@ -131,7 +153,12 @@ class Settings:
         """The schema, for the settings panel."""
         defaults = cls()
         return [
-            {"name": f.name, "default": getattr(defaults, f.name), "doc": f.metadata["doc"]}
+            {
+                "name": f.name,
+                "default": getattr(defaults, f.name),
+                "doc": f.metadata["doc"],
+                **f.metadata["check"].spec,
+            }
             for f in fields(cls)
         ]
 

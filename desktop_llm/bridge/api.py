@@ -3,9 +3,13 @@ a route (server/app.py) and turns `BridgeError` into a 4xx answer."""
 
 from __future__ import annotations
 
+import logging
+import os
 import platform
+import subprocess
 import sys
 import webbrowser
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,8 +19,12 @@ from desktop_llm import __version__
 from desktop_llm.bridge.events import EventBus
 from desktop_llm.constants import APP_NAME
 from desktop_llm.documents import DocumentError, extract_bytes, extract_file
+from desktop_llm.history import HistoryError, HistoryStore
 from desktop_llm.models.store import ModelStore
+from desktop_llm.paths import AppPaths
 from desktop_llm.settings import Settings, SettingsError, SettingsFile
+
+log = logging.getLogger(__name__)
 
 
 class BridgeError(Exception):
@@ -51,7 +59,10 @@ class Bridge:
     settings_file: SettingsFile
     store: ModelStore
     hosts: HostControl
+    history: HistoryStore
+    paths: AppPaths
     events: EventBus = field(default_factory=EventBus)
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # WebGPU, by window kind
 
     def info(self) -> dict[str, Any]:
         return {
@@ -63,6 +74,11 @@ class Bridge:
             "host": self.hosts.current,
             "browser": self.hosts.browser_found(),
             "settings_warning": self.settings_file.warning,
+            "folders": {
+                "data": str(self.paths.data),
+                "logs": str(self.paths.logs),
+                "config": str(self.paths.config),
+            },
         }
 
     def get_settings(self) -> dict[str, Any]:
@@ -77,6 +93,37 @@ class Bridge:
             raise BridgeError(exc.message, field_name=exc.field) from exc
         self.events.publish("settings", updated.to_dict())
         return updated.to_dict()
+
+    def reset_settings(self) -> dict[str, Any]:
+        """Every setting back to its default, except the port: it is the page's origin."""
+        port = self.settings_file.load().server_port
+        defaults = Settings().with_changes({"server_port": port})
+        self.settings_file.save(defaults)
+        self.events.publish("settings", defaults.to_dict())
+        return defaults.to_dict()
+
+    def open_folder(self, which: str) -> dict[str, Any]:
+        """Show one of the app's own folders in the system's file manager."""
+        folders = {"data": self.paths.data, "logs": self.paths.logs, "config": self.paths.config}
+        if which not in folders:
+            raise BridgeError("which must be data, logs or config", field_name="which")
+        folder = folders[which]
+        folder.mkdir(parents=True, exist_ok=True)
+        _reveal(folder)
+        return {"opened": str(folder)}
+
+    def doctor(self) -> dict[str, Any]:
+        from desktop_llm import doctor
+
+        facts = doctor.collect(self.paths)
+        return {"facts": facts, "problems": doctor.problems(facts)}
+
+    def probe_result(self, host: str, report: dict[str, Any]) -> dict[str, Any]:
+        """A window's WebGPU report, for `desktop-llm doctor`."""
+        if host not in ("browser", "webview") or not isinstance(report, dict):
+            raise BridgeError("host must be browser or webview, report an object")
+        self.probes[host] = report
+        return {"received": host}
 
     def list_models(self) -> list[dict[str, Any]]:
         return [entry.to_dict() for entry in self.store.list()]
@@ -151,3 +198,74 @@ class Bridge:
         except OSError as exc:
             raise BridgeError(f"Could not save to {path}: {exc.strerror}.", 500) from exc
         return {"saved": path}
+
+    # History
+
+    def history_list(self, query: str = "") -> list[dict[str, Any]]:
+        return self.history.list(query)
+
+    def history_get(self, id: int) -> dict[str, Any]:
+        with _history_errors():
+            return self.history.get(int(id), with_messages=True)
+
+    def history_create(
+        self,
+        title: str,
+        kind: str = "chat",
+        model: str | None = None,
+        document_name: str | None = None,
+    ) -> dict[str, Any]:
+        settings = self.settings_file.load()
+        used = {k: getattr(settings, k) for k in ("temperature", "top_p", "max_tokens")}
+        with _history_errors():
+            return self.history.create(title, kind, model, used, document_name)
+
+    def history_add(self, conversation_id: int, role: str, content: str) -> dict[str, Any]:
+        with _history_errors():
+            message = self.history.add_message(int(conversation_id), role, content)
+        log.info(
+            "history: %s message of %d characters in conversation %s",
+            role,
+            len(content),
+            conversation_id,
+        )
+        if self.settings_file.load().log_content:
+            log.info("history: content: %s", content)
+        return message
+
+    def history_rename(self, id: int, title: str) -> dict[str, Any]:
+        with _history_errors():
+            return self.history.rename(int(id), title)
+
+    def history_delete(self, id: int) -> dict[str, Any]:
+        with _history_errors():
+            self.history.delete(int(id))
+        return {"deleted": id}
+
+    def history_export(self, id: int) -> dict[str, Any]:
+        with _history_errors():
+            conversation = self.history.get(int(id))
+            markdown = self.history.export_markdown(int(id))
+        name = "".join(c if c.isalnum() or c in " -_" else " " for c in conversation["title"])
+        return {"markdown": markdown, "filename": f"{' '.join(name.split()) or 'chat'}.md"}
+
+
+def _reveal(folder: Path) -> None:
+    system = platform.system()
+    if system == "Windows":
+        os.startfile(folder)  # type: ignore[attr-defined]
+    else:
+        opener = "open" if system == "Darwin" else "xdg-open"
+        subprocess.Popen(
+            [opener, str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+
+@contextmanager
+def _history_errors():
+    try:
+        yield
+    except HistoryError as exc:
+        raise BridgeError(str(exc), 404 if "no conversation" in str(exc) else 400) from exc
+    except (TypeError, ValueError) as exc:
+        raise BridgeError(f"Wrong arguments: {exc}") from exc

@@ -44,8 +44,9 @@ def webview_available() -> bool:
 class WebviewHost:
     name = "webview"
 
-    def __init__(self, storage: Path):
+    def __init__(self, storage: Path, hidden: bool = False):
         self.storage = storage
+        self.hidden = hidden
         self._window: Any = None
 
     def run(self, url: str) -> None:
@@ -55,7 +56,7 @@ class WebviewHost:
         self._prepare_engine_flags(system)
         self.storage.mkdir(parents=True, exist_ok=True)
         self._window = webview.create_window(
-            APP_NAME, url, width=1100, height=780, min_size=(520, 420)
+            APP_NAME, url, width=1100, height=780, min_size=(520, 420), hidden=self.hidden
         )
         _record_dropped_paths()
         webview.start(gui=_GUI.get(system), private_mode=False, storage_path=str(self.storage))
@@ -139,3 +140,10 @@ def _merge_pywebview_flags(env_name: str) -> None:
         os.environ[key] = merge_flag_string(os.environ.get(key, ""), " ".join(values))
 
     qt_backend.environ_append = append_merging
+
+
+if __name__ == "__main__":
+    # `python -m desktop_llm.hosts.webview URL STORAGE`: a hidden window, for the doctor's probe.
+    import sys
+
+    WebviewHost(Path(sys.argv[2]), hidden=True).run(sys.argv[1])

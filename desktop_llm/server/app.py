@@ -90,13 +90,24 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         _bridge_route("/api/info", bridge.info),
         _bridge_route("/api/settings", bridge.get_settings),
         _bridge_route("/api/settings", bridge.update_settings, body_as="changes"),
+        _bridge_route("/api/settings/reset", bridge.reset_settings, body_as=None),
+        _bridge_route("/api/open-folder", bridge.open_folder, body_as=None),
         _bridge_route("/api/models", bridge.list_models),
+        _bridge_route("/api/doctor", bridge.doctor),
+        _bridge_route("/api/probe", bridge.probe_result, body_as=None),
         _bridge_route("/api/host", bridge.switch_host, body_as=None),
         _bridge_route("/api/open-external", bridge.open_external, body_as=None),
         _bridge_route("/api/documents/open", bridge.open_documents, body_as=None),
         _bridge_route("/api/documents/dropped", bridge.dropped_documents, body_as=None),
         Route("/api/documents/upload", upload_document, methods=["POST"]),
         _bridge_route("/api/save-text", bridge.save_text, body_as=None),
+        _bridge_route("/api/history", bridge.history_list, query=True),
+        _bridge_route("/api/history/get", bridge.history_get, query=True),
+        _bridge_route("/api/history/create", bridge.history_create, body_as=None),
+        _bridge_route("/api/history/add", bridge.history_add, body_as=None),
+        _bridge_route("/api/history/rename", bridge.history_rename, body_as=None),
+        _bridge_route("/api/history/delete", bridge.history_delete, body_as=None),
+        _bridge_route("/api/history/export", bridge.history_export, query=True),
         Mount("/assets", StaticFiles(directory=ui_dir / "assets", check_dir=False)),
     ]
     app = Starlette(routes=routes)
@@ -106,16 +117,20 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
 
 
 def _bridge_route(
-    path: str, function: Callable[..., Any], body_as: str | bool | None = False
+    path: str,
+    function: Callable[..., Any],
+    body_as: str | bool | None = False,
+    query: bool = False,
 ) -> Route:
-    """GET for functions without arguments; POST with a JSON body otherwise.
+    """GET for functions that only read (arguments from the query string with query=True);
+    POST with a JSON body for the rest.
 
     body_as=False: no body. body_as="name": the whole body is that argument.
     body_as=None: the body's keys are the arguments.
     """
 
     async def endpoint(request: Request) -> Response:
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(request.query_params) if query else {}
         if body_as is not False:
             body = await request.body()
             if len(body) > MAX_JSON_BODY:

@@ -39,6 +39,20 @@ export const bridge = {
   droppedDocuments: (names) => call('POST', 'documents/dropped', { names }),
   saveText: (suggested_name, text) => call('POST', 'save-text', { suggested_name, text }),
 
+  resetSettings: () => call('POST', 'settings/reset', {}),
+  openFolder: (which) => call('POST', 'open-folder', { which }),
+  doctor: () => call('GET', 'doctor'),
+  probeResult: (host, report) => call('POST', 'probe', { host, report }),
+  history: {
+    list: (query = '') => call('GET', `history?query=${encodeURIComponent(query)}`),
+    get: (id) => call('GET', `history/get?id=${id}`),
+    create: (fields) => call('POST', 'history/create', fields),
+    add: (conversationId, role, content) => call('POST', 'history/add', { conversation_id: conversationId, role, content }),
+    rename: (id, title) => call('POST', 'history/rename', { id, title }),
+    remove: (id) => call('POST', 'history/delete', { id }),
+    export: (id) => call('GET', `history/export?id=${id}`),
+  },
+
   /** Subscribe to pushed events: handlers is {eventName: (data) => void}. */
   events(handlers) {
     const source = new EventSource('/api/events');

@@ -1,13 +1,35 @@
 // The conversation: what was said, shown as bubbles, with the answer streamed into the last one.
-import { StreamingMarkdown } from './markdown.js';
+import { StreamingMarkdown, renderMarkdown } from './markdown.js';
 import { isAbort } from './engines/errors.js';
 
 export class Chat {
-  constructor(list, emptyState) {
+  constructor(list, emptyState, onMessage = () => {}) {
     this.list = list;
     this.emptyState = emptyState;
     this.messages = [];
     this.controller = null;
+    this.onMessage = onMessage; // (role, content) when a message is final, to keep it in history
+  }
+
+  /** Show a stored conversation. */
+  load(messages) {
+    this.clear();
+    if (messages.length) this.emptyState.remove();
+    for (const { role, content } of messages) {
+      if (role === 'system') continue;
+      this.messages.push({ role, content });
+      const bubble = this.addBubble(role);
+      if (role === 'user') {
+        bubble.textContent = content;
+      } else {
+        const body = document.createElement('div');
+        body.className = 'answer';
+        body.innerHTML = renderMarkdown(content);
+        bubble.append(body);
+        bubble.dataset.state = 'done';
+        this.addCopyButton(bubble, content);
+      }
+    }
   }
 
   get busy() {
@@ -31,6 +53,7 @@ export class Chat {
   async ask(text, engine, options) {
     this.emptyState.remove();
     this.messages.push({ role: 'user', content: text });
+    this.onMessage('user', text);
     this.addBubble('user').textContent = text;
     const bubble = this.addBubble('assistant');
     bubble.setAttribute('aria-busy', 'true');
@@ -72,8 +95,12 @@ export class Chat {
     view.finish();
     bubble.removeAttribute('aria-busy');
     bubble.dataset.state = failure ? 'failed' : stopped ? 'stopped' : 'done';
-    if (answer) this.messages.push({ role: 'assistant', content: answer });
-    else this.messages.pop(); // nothing came back: the question is not part of the history
+    if (answer) {
+      this.messages.push({ role: 'assistant', content: answer });
+      this.onMessage('assistant', answer);
+    } else {
+      this.messages.pop(); // nothing came back: the question is not part of the conversation
+    }
     if (failure) this.addNote(bubble, `The engine failed: ${String(failure.message || failure)}`);
     else if (stopped) this.addNote(bubble, 'Stopped.');
     this.addCopyButton(bubble, answer);
@@ -146,6 +173,8 @@ export class Chat {
     if (summary) {
       this.messages.push({ role: 'user', content: describeRequest });
       this.messages.push({ role: 'assistant', content: summary });
+      this.onMessage('user', describeRequest);
+      this.onMessage('assistant', summary);
       this.addCopyButton(bubble, summary);
       const save = document.createElement('button');
       save.type = 'button';

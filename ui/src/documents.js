@@ -93,9 +93,14 @@ export function acceptDocuments({ host, overlay, fileInput, openButton, onDocume
   });
 }
 
-/** Save text as Markdown: the native save dialog where the window has one, else a download. */
+/** Save a document's summary as Markdown. */
 export async function saveMarkdown(name, text) {
-  const fileName = `${name.replace(/\.[^.]+$/, '').replace(/[\\/:*?"<>|]+/g, ' ').trim() || 'summary'} - summary.md`;
+  const base = name.replace(/\.[^.]+$/, '').replace(/[\\/:*?"<>|]+/g, ' ').trim() || 'summary';
+  return saveMarkdownFile(`${base} - summary.md`, text);
+}
+
+/** Save text: the native save dialog where the window has one, else a download. */
+export async function saveMarkdownFile(fileName, text) {
   try {
     const { saved } = await bridge.saveText(fileName, text);
     return saved;

@@ -4,8 +4,11 @@ import { Chat } from './chat.js';
 import { createEngine } from './engines/index.js';
 import { explainLoadError } from './engines/errors.js';
 import { gpuFit, probeWebGPU } from './gpu.js';
-import { acceptDocuments, saveMarkdown } from './documents.js';
+import { acceptDocuments, saveMarkdown, saveMarkdownFile } from './documents.js';
 import { summarizeDocument, summaryOptions } from './summarize.js';
+import { HistorySidebar } from './history.js';
+import { SettingsPanel } from './settings-panel.js';
+import { showDiagnostics } from './diagnostics.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -16,13 +19,31 @@ const ui = {
   openDocument: $('open-document'), fileInput: $('file-input'), dropOverlay: $('drop-overlay'),
   docPanel: $('document-panel'), docName: $('document-name'), docStats: $('document-stats'),
   docError: $('document-error'), docForm: $('document-form'), docClose: $('document-close'),
-  summarize: $('summarize'),
+  summarize: $('summarize'), sidebarNew: $('sidebar-new'), historyList: $('history-list'),
+  historySearch: $('history-search'), openSettings: $('open-settings'),
+  settingsDialog: $('settings-dialog'), openDiagnostics: $('open-diagnostics'),
+  diagnosticsDialog: $('diagnostics-dialog'),
 };
 
 const state = {
   info: null, settings: null, models: [], gpu: null, engine: null, model: null, document: null,
 };
-const chat = new Chat(ui.messages, ui.empty);
+const history = new HistorySidebar({
+  list: ui.historyList,
+  search: ui.historySearch,
+  onOpen: async (conversation) => {
+    chat.load(conversation ? conversation.messages : []);
+    await state.engine?.reset();
+  },
+  onExport: async (conversation) => {
+    const { markdown, filename } = await bridge.history.export(conversation.id);
+    await saveMarkdownFile(filename, markdown);
+  },
+});
+let nextRecord = {}; // how the next new conversation is titled and described
+const chat = new Chat(ui.messages, ui.empty, (role, content) => {
+  history.record(role, content, { model: state.model?.id, ...nextRecord });
+});
 
 function setEngineState(name, text) {
   document.body.dataset.engineState = name;
@@ -63,6 +84,10 @@ async function summarizeCurrent() {
   const request = `Summarize “${doc.name}” (${doc.words.toLocaleString()} words): ${lengthWord}, `
     + `${options.form === 'bullets' ? 'bullet points' : 'a paragraph'}`
     + `${options.language ? `, in ${options.language}` : ''}${options.instruction ? `. ${options.instruction}` : ''}`;
+  history.startNew(); // a summary is a conversation of its own; questions about it follow in it
+  chat.clear();
+  await state.engine.reset();
+  nextRecord = { title: `Summary of ${doc.name}`, kind: 'summary', documentName: doc.name };
   await chat.summarize(doc, request,
     (signal, onFinalPiece, onProgress) => summarizeDocument(doc, options, state.engine, { signal, onFinalPiece, onProgress }),
     async (text, button) => {
@@ -73,6 +98,7 @@ async function summarizeCurrent() {
         showBanner('error', error.message);
       }
     });
+  nextRecord = {};
   await state.engine.reset();
   setBusy(false);
 }
@@ -207,6 +233,7 @@ async function boot() {
     host: info.host, overlay: ui.dropOverlay, fileInput: ui.fileInput,
     openButton: ui.openDocument, onDocument: showDocument,
   });
+  history.refresh();
   bridge.events({
     settings: (values) => { state.settings = values; applyTheme(values.theme); },
   });
@@ -229,7 +256,18 @@ ui.prompt.addEventListener('keydown', (event) => {
 ui.stop.addEventListener('click', () => chat.stop());
 ui.docForm.addEventListener('submit', (event) => { event.preventDefault(); summarizeCurrent(); });
 ui.docClose.addEventListener('click', () => { ui.docPanel.hidden = true; state.document = null; });
+const settingsPanel = new SettingsPanel(ui.settingsDialog, (values) => {
+  state.settings = values;
+  applyTheme(values.theme);
+});
+ui.openSettings.addEventListener('click', () => settingsPanel.open(state.info));
+ui.openDiagnostics.addEventListener('click', () => showDiagnostics(ui.diagnosticsDialog, state.gpu, state.info));
+$('diagnostics-close').addEventListener('click', () => ui.diagnosticsDialog.close());
+$('diagnostics-copy').addEventListener('click', () => navigator.clipboard.writeText(ui.diagnosticsDialog.dataset.facts || ''));
+ui.sidebarNew.addEventListener('click', () => ui.newChat.click());
+
 ui.newChat.addEventListener('click', async () => {
+  history.startNew();
   chat.clear();
   ui.stats.textContent = '';
   await state.engine?.reset();
@@ -250,7 +288,14 @@ ui.messages.addEventListener('click', (event) => {
   if (/^https?:/i.test(link.href)) bridge.openExternal(link.href).catch(() => {});
 });
 
-boot().catch((error) => {
+/** `desktop-llm doctor` opens the app hidden at #probe=<window>: report WebGPU, load nothing. */
+async function probeOnly(host) {
+  await bridge.probeResult(host, await probeWebGPU());
+  document.body.dataset.probe = 'done';
+}
+
+const probe = /^#probe=(browser|webview)$/.exec(location.hash);
+(probe ? probeOnly(probe[1]) : boot()).catch((error) => {
   console.error(error);
   setEngineState('error', error.message || String(error));
 });

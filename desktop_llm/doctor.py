@@ -1,0 +1,252 @@
+"""What this machine can run, and for each problem the fix in one sentence.
+
+`desktop-llm doctor` and the app's Diagnostics panel show the same facts. The CLI also opens the
+two windows the app can use, hidden, on a probe page that reports their WebGPU: the browser host
+(headless) and the webview (a hidden pywebview window).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from desktop_llm import __version__
+from desktop_llm.constants import BROWSER_CANDIDATES, UI_DIST_DIR
+from desktop_llm.hosts.browser import browser_flags, find_browser
+from desktop_llm.hosts.webview import webview_available
+from desktop_llm.models.store import ModelStore, sha256_of
+from desktop_llm.paths import AppPaths
+from desktop_llm.settings import SettingsFile
+
+LOW_DISK = 2 * 1024**3
+PROBE_TIMEOUT = 45.0
+
+
+def collect(paths: AppPaths) -> dict[str, Any]:
+    """Facts Python can find on its own (no window needed)."""
+    settings = SettingsFile(paths.settings_file).load()
+    facts: dict[str, Any] = {
+        "app": {"version": __version__, "python": sys.version.split()[0]},
+        "os": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "machine": platform.machine(),
+        },
+        "host_setting": settings.host,
+        "webview": _webview_facts(),
+        "browsers": _browsers(settings.browser),
+        "disk": _disk(paths.data),
+        "models": _models(ModelStore(paths.models)),
+        "folders": {"data": str(paths.data), "logs": str(paths.logs), "config": str(paths.config)},
+        "webgpu": {},
+    }
+    return facts
+
+
+def problems(facts: dict[str, Any]) -> list[dict[str, str]]:
+    found = []
+    if not facts["webview"]["available"]:
+        found.append(
+            {
+                "problem": "The webview cannot start here.",
+                "fix": "Install pywebview with its Qt WebEngine, or use --host browser.",
+            }
+        )
+    if not facts["browsers"]["chosen"]:
+        found.append(
+            {
+                "problem": "No Chromium-family browser was found.",
+                "fix": "Install Chromium, Chrome, Edge or Brave to run GPU models.",
+            }
+        )
+    if facts["disk"]["free_bytes"] < LOW_DISK:
+        found.append(
+            {
+                "problem": "Less than 2 GB of disk is free for models.",
+                "fix": "Free some disk space before downloading models.",
+            }
+        )
+    for model in facts["models"]:
+        if model["verified"] is False:
+            found.append(
+                {
+                    "problem": f"The model {model['id']} is damaged ({model['detail']}).",
+                    "fix": "Delete it and download or import it again.",
+                }
+            )
+    for host, report in facts["webgpu"].items():
+        if report.get("available") is False and host == "browser":
+            found.append(
+                {
+                    "problem": "The browser window has no WebGPU adapter.",
+                    "fix": "Update the graphics driver; CPU models still work.",
+                }
+            )
+    return found
+
+
+def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
+    """Open the browser host (headless) and the webview (hidden) on the probe page."""
+    from desktop_llm.launcher import Launcher
+
+    launcher = Launcher(paths, host_choice="browser")
+    launcher.settings = launcher.settings_file.load()
+    server = launcher.start_server(port=0)
+    try:
+        browser = facts["browsers"]["chosen"]
+        if browser:
+            facts["webgpu"]["browser"] = _probe(
+                launcher,
+                "browser",
+                [
+                    browser,
+                    "--headless=new",
+                    *browser_flags(paths.cache / "doctor-profile", launcher.settings.browser_flags),
+                    server.launch_url() + "#probe=browser",
+                ],
+            )
+        if facts["webview"]["available"]:
+            facts["webgpu"]["webview"] = _probe(
+                launcher,
+                "webview",
+                [
+                    sys.executable,
+                    "-m",
+                    "desktop_llm.hosts.webview",
+                    server.launch_url() + "#probe=webview",
+                    str(paths.cache / "doctor-webview"),
+                ],
+            )
+    finally:
+        server.stop()
+    facts["models"] = _models(ModelStore(paths.models))  # the server provisioned the embedded one
+
+
+_NO_WEBGPU = {"no-webgpu": "this window has no WebGPU", "no-adapter": "WebGPU found no adapter"}
+
+
+def _probe(launcher, host: str, command: list[str]) -> dict[str, Any]:
+    bridge = launcher.bridge
+    bridge.probes.pop(host, None)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + PROBE_TIMEOUT
+    try:
+        while host not in bridge.probes:
+            if process.poll() is not None or time.monotonic() > deadline:
+                return {"available": None, "error": f"the {host} window did not report"}
+            time.sleep(0.1)
+        return bridge.probes[host]
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+
+
+def _webview_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {"available": webview_available()}
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        facts["pywebview"] = metadata.version("pywebview")
+    if platform.system() == "Linux":
+        try:
+            from PySide6 import QtWebEngineCore
+            from PySide6 import __version__ as pyside
+
+            facts["engine"] = "QtWebEngine"
+            facts["qt"] = pyside
+            facts["chromium"] = QtWebEngineCore.qWebEngineChromiumVersion()
+        except Exception:
+            facts["engine"] = "QtWebEngine (not installed)"
+    else:
+        facts["engine"] = {"Windows": "WebView2", "Darwin": "WKWebView"}.get(
+            platform.system(), "unknown"
+        )
+    return facts
+
+
+def _browsers(preferred: str) -> dict[str, Any]:
+    found = {name: shutil.which(name) for name in BROWSER_CANDIDATES}
+    return {"found": {k: v for k, v in found.items() if v}, "chosen": find_browser(preferred)}
+
+
+def _disk(folder: Path) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
+    usage = shutil.disk_usage(folder)
+    return {"folder": str(folder), "free_bytes": usage.free, "total_bytes": usage.total}
+
+
+def _models(store: ModelStore) -> list[dict[str, Any]]:
+    models = []
+    for entry in store.list():
+        verified: bool | None = None
+        detail = "no hashes recorded"
+        if entry.sha256:
+            verified, detail = True, "every file matches its sha256"
+            for name, digest in entry.sha256.items():
+                path = store.root / entry.id / name
+                if not path.is_file():
+                    verified, detail = False, f"{name} is missing"
+                    break
+                if sha256_of(path) != digest:
+                    verified, detail = False, f"{name} does not match its sha256"
+                    break
+        models.append(
+            {
+                "id": entry.id,
+                "engine": entry.engine,
+                "size": entry.size,
+                "verified": verified,
+                "detail": detail,
+            }
+        )
+    return models
+
+
+def report_text(facts: dict[str, Any], found: list[dict[str, str]]) -> str:
+    lines = [
+        f"Desktop LLM {facts['app']['version']} on {facts['os']['system']} "
+        f"{facts['os']['release']} ({facts['os']['machine']}), Python {facts['app']['python']}",
+        f"Webview: {facts['webview'].get('engine')}"
+        + (
+            f" {facts['webview'].get('qt')} (Chromium {facts['webview'].get('chromium')})"
+            if facts["webview"].get("chromium")
+            else ""
+        )
+        + ("" if facts["webview"]["available"] else " - not available"),
+        f"Browsers: {', '.join(facts['browsers']['found']) or 'none'}; "
+        f"browser host uses {facts['browsers']['chosen'] or 'none'}",
+        f"Disk: {facts['disk']['free_bytes'] / 1e9:.1f} GB free in {facts['disk']['folder']}",
+    ]
+    for host, report in facts["webgpu"].items():
+        if report.get("available"):
+            lines.append(
+                f"WebGPU in the {host}: {report.get('vendor')} {report.get('architecture')} "
+                f"{report.get('description')}".rstrip()
+                + f"; shader-f16 {'yes' if 'shader-f16' in report.get('features', []) else 'no'};"
+                f" max buffer {report['limits']['maxBufferSize'] // 2**20} MB"
+            )
+        else:
+            lines.append(
+                f"WebGPU in the {host}: none ({report.get('error') or report.get('problem')})"
+            )
+    for model in facts["models"]:
+        state = {True: "verified", False: "DAMAGED", None: "not verifiable"}[model["verified"]]
+        lines.append(
+            f"Model {model['id']} ({model['engine']}, {model['size'] / 1e6:.0f} MB): {state}"
+        )
+    if found:
+        lines.append("Problems:")
+        lines += [f"- {p['problem']} Fix: {p['fix']}" for p in found]
+    else:
+        lines.append("No problems found.")
+    return "\n".join(lines)
+
+
+def ui_built() -> bool:
+    return (UI_DIST_DIR / "index.html").is_file()

@@ -1,0 +1,232 @@
+"""Conversations in SQLite: `<data>/history.sqlite3`, in WAL mode, one transaction per write, so
+killing the app loses at most the answer that was still being written.
+
+    meta(key, value)                     schema_version
+    conversations(id, title, kind, model, settings, document_name, created_at, updated_at)
+    messages(id, conversation_id, role, content, created_at)
+
+`kind` is "chat" or "summary". The schema carries its version and `_MIGRATIONS` moves an older
+database forward when it is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 2
+
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE conversations (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    model TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+    content TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+"""
+
+# Each entry moves the schema from version N to N + 1.
+_MIGRATIONS = {
+    1: """
+        ALTER TABLE conversations ADD COLUMN kind TEXT NOT NULL DEFAULT 'chat';
+        ALTER TABLE conversations ADD COLUMN settings TEXT;
+        ALTER TABLE conversations ADD COLUMN document_name TEXT;
+    """,
+}
+
+MAX_TITLE = 200
+
+
+class HistoryError(ValueError):
+    pass
+
+
+class HistoryStore:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row["value"])
+
+    # Conversations
+
+    def create(
+        self,
+        title: str,
+        kind: str = "chat",
+        model: str | None = None,
+        settings: dict[str, Any] | None = None,
+        document_name: str | None = None,
+    ) -> dict[str, Any]:
+        if kind not in ("chat", "summary"):
+            raise HistoryError("kind must be chat or summary")
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO conversations (title, kind, model, settings, document_name,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_title(title), kind, model, json.dumps(settings or {}), document_name, now, now),
+            )
+        return self.get(cursor.lastrowid)
+
+    def list(self, query: str = "", limit: int = 500) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM conversations"
+        args: list[Any] = []
+        if query.strip():
+            pattern = (
+                "%"
+                + query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
+            sql += (
+                " WHERE title LIKE ? ESCAPE '\\' OR document_name LIKE ? ESCAPE '\\' OR id IN"
+                " (SELECT conversation_id FROM messages WHERE content LIKE ? ESCAPE '\\')"
+            )
+            args = [pattern, pattern, pattern]
+        sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
+        rows = self._db.execute(sql, [*args, limit]).fetchall()
+        return [_conversation(row) for row in rows]
+
+    def get(self, conversation_id: int, with_messages: bool = False) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        if row is None:
+            raise HistoryError(f"There is no conversation {conversation_id}.")
+        conversation = _conversation(row)
+        if with_messages:
+            conversation["messages"] = [
+                dict(m)
+                for m in self._db.execute(
+                    "SELECT id, role, content, created_at FROM messages"
+                    " WHERE conversation_id = ? ORDER BY id",
+                    (conversation_id,),
+                )
+            ]
+        return conversation
+
+    def rename(self, conversation_id: int, title: str) -> dict[str, Any]:
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (_title(title), conversation_id)
+            ).rowcount
+        if not changed:
+            raise HistoryError(f"There is no conversation {conversation_id}.")
+        return self.get(conversation_id)
+
+    def delete(self, conversation_id: int) -> None:
+        with self._transaction() as db:
+            if not db.execute(
+                "DELETE FROM conversations WHERE id = ?", (conversation_id,)
+            ).rowcount:
+                raise HistoryError(f"There is no conversation {conversation_id}.")
+
+    def add_message(self, conversation_id: int, role: str, content: str) -> dict[str, Any]:
+        if role not in ("system", "user", "assistant"):
+            raise HistoryError("role must be system, user or assistant")
+        if not isinstance(content, str):
+            raise HistoryError("content must be text")
+        now = time.time()
+        with self._transaction() as db:
+            if not db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            ).rowcount:
+                raise HistoryError(f"There is no conversation {conversation_id}.")
+            cursor = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (conversation_id, role, content, now),
+            )
+        return {"id": cursor.lastrowid, "role": role, "content": content, "created_at": now}
+
+    def export_markdown(self, conversation_id: int) -> str:
+        conversation = self.get(conversation_id, with_messages=True)
+        lines = [f"# {conversation['title']}", ""]
+        details = [f"Model: {conversation['model'] or 'unknown'}"]
+        if conversation["document_name"]:
+            details.append(f"Document: {conversation['document_name']}")
+        details.append(
+            time.strftime("Started: %Y-%m-%d %H:%M", time.localtime(conversation["created_at"]))
+        )
+        lines += [f"*{' · '.join(details)}*", ""]
+        names = {"user": "You", "assistant": "Assistant", "system": "System"}
+        for message in conversation["messages"]:
+            lines += [f"## {names[message['role']]}", "", message["content"].strip(), ""]
+        return "\n".join(lines)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        tables = {r["name"] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        with self._transaction() as db:
+            if "meta" not in tables:
+                _run_script(db, _SCHEMA_V1)
+                db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+            version = int(
+                db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()["value"]
+            )
+            if version > SCHEMA_VERSION:
+                raise HistoryError(
+                    f"The history was written by a newer Desktop LLM (schema {version}); "
+                    "update the app to open it."
+                )
+            while version < SCHEMA_VERSION:
+                _run_script(db, _MIGRATIONS[version])
+                version += 1
+                db.execute("UPDATE meta SET value = ? WHERE key='schema_version'", (str(version),))
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it would commit the surrounding transaction first.
+    for statement in filter(str.strip, script.split(";")):
+        db.execute(statement)
+
+
+def _title(title: str) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise HistoryError("A title cannot be empty.")
+    return " ".join(title.split())[:MAX_TITLE]
+
+
+def _conversation(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["settings"] = json.loads(data.get("settings") or "{}")
+    return data

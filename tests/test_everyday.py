@@ -1,0 +1,174 @@
+"""Everyday use in headless Chromium against the real app: history in the sidebar, the settings
+panel, diagnostics; and `desktop-llm doctor` probing the real browser and Qt windows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from desktop_llm.launcher import Launcher
+from tests.conftest import ask, open_app_page, set_greedy, wait_ready, wait_until
+from tests.xvfb import virtual_display
+
+
+def sidebar_titles(page) -> list[str]:
+    return page.evaluate(
+        "[...document.querySelectorAll('#history-list li .open')]"
+        ".map(b => b.firstChild.textContent)"
+    )
+
+
+def test_history_keeps_searches_renames_exports_and_deletes(launcher, browser_page):
+    set_greedy(launcher, max_tokens=8)
+    page = browser_page
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.reload()
+    wait_ready(page)
+    first = ask(page, "Tell me about penguins")
+    page.click("#new-chat")
+    ask(page, "Tell me about volcanoes")
+    wait_until(page, "() => document.querySelectorAll('#history-list li').length === 2")
+    assert sidebar_titles(page) == ["Tell me about volcanoes", "Tell me about penguins"]
+
+    page.reload()  # as after a restart: the conversations come from Python's database
+    wait_ready(page)
+    wait_until(page, "() => document.querySelectorAll('#history-list li').length === 2")
+    page.locator("#history-list li", has_text="penguins").locator(".open").click()
+    page.locator("article.message.assistant").wait_for()
+    assert page.inner_text("article.message.user") == "Tell me about penguins"
+    assert page.inner_text("article.message.assistant .answer") == first
+
+    page.fill("#history-search", "volcano")
+    wait_until(page, "() => document.querySelectorAll('#history-list li').length === 1")
+    assert sidebar_titles(page) == ["Tell me about volcanoes"]
+    page.fill("#history-search", "")
+    wait_until(page, "() => document.querySelectorAll('#history-list li').length === 2")
+
+    item = page.locator("#history-list li", has_text="penguins")
+    item.locator(".rename").click()
+    page.fill("#history-list li input", "Birds of the south")
+    page.press("#history-list li input", "Enter")
+    wait_until(page, "() => document.querySelector('#history-list').textContent.includes('Birds')")
+
+    with page.expect_download() as download:
+        page.locator("#history-list li", has_text="Birds").locator(".export").click()
+    assert download.value.suggested_filename == "Birds of the south.md"
+    exported = Path(download.value.path()).read_text()
+    assert exported.startswith("# Birds of the south")
+    assert "## You\n\nTell me about penguins" in exported
+
+    page.locator("#history-list li", has_text="volcanoes").locator(".delete").click()
+    wait_until(page, "() => document.querySelectorAll('#history-list li').length === 1")
+    assert [c["title"] for c in launcher.bridge.history.list()] == ["Birds of the south"]
+
+
+def test_a_summary_is_kept_with_the_documents_name(launcher, browser_page):
+    from tests.test_summarize_browser import DROP_TEXT, STORY, wait_summary
+
+    set_greedy(launcher, max_tokens=8)
+    page = browser_page
+    page.reload()
+    wait_ready(page)
+    page.evaluate(DROP_TEXT, STORY)
+    page.locator("#document-panel[data-state=ready]").wait_for()
+    page.click("#summarize")
+    _, summary = wait_summary(page)
+    wait_until(page, "() => document.querySelector('#history-list li')")
+    (kept,) = launcher.bridge.history.list()
+    assert kept["kind"] == "summary" and kept["title"] == "Summary of Dropped text"
+    assert kept["document_name"] == "Dropped text"
+    messages = launcher.bridge.history.get(kept["id"], with_messages=True)["messages"]
+    assert messages[-1]["content"] == summary.strip() or summary.strip() in messages[-1]["content"]
+
+
+def open_settings(page):
+    page.click("#open-settings")
+    page.locator("#settings-dialog[open] [data-field=temperature]").wait_for()
+
+
+def test_settings_panel_refuses_invalid_values_and_keeps_valid_ones(
+    launcher, app_home, playwright_driver, browser_page, tmp_path
+):
+    page = browser_page
+    page.reload()
+    wait_ready(page)
+    open_settings(page)
+    page.fill("[data-field=temperature] input", "7")
+    page.fill("[data-field=max_tokens] input", "300")
+    page.select_option("[data-field=theme] select", "dark")
+    page.click("#settings-save")
+    wait_until(page, "() => document.getElementById('settings-message').textContent")
+    assert "1 setting was not saved" in page.inner_text("#settings-message")
+    error = page.locator("[data-field=temperature] .field-error")
+    assert "between 0 and 2" in error.inner_text()
+    assert page.get_attribute("[data-field=temperature] input", "aria-invalid") == "true"
+    saved = json.loads(app_home.settings_file.read_text())
+    assert saved["temperature"] == 0.7  # the invalid value was not saved
+    assert saved["max_tokens"] == 300 and saved["theme"] == "dark"  # the valid ones were
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert app_home.data.as_posix() in page.inner_text("#data-folder")
+
+    # The change survives a restart of the app.
+    launcher.server.stop()
+    again = Launcher(app_home, host_choice="browser")
+    again.start_server()
+    try:
+        page2, context = open_app_page(playwright_driver, again, tmp_path / "profile2")
+        wait_ready(page2)
+        open_settings(page2)
+        assert page2.input_value("[data-field=max_tokens] input") == "300"
+        assert page2.evaluate("document.documentElement.dataset.theme") == "dark"
+        page2.on("dialog", lambda dialog: dialog.accept())
+        page2.click("#settings-reset")
+        wait_until(page2, "() => !document.getElementById('settings-dialog').open")
+        reset = json.loads(app_home.settings_file.read_text())
+        assert reset["max_tokens"] == 512 and reset["server_port"] == again.server.port
+        context.close()
+    finally:
+        again.server.stop()
+
+
+def test_diagnostics_panel_shows_this_windows_webgpu_and_the_model(browser_page):
+    page = browser_page
+    page.reload()
+    wait_ready(page)
+    page.click("#open-diagnostics")
+    page.locator("#diagnostics-body table").wait_for()
+    text = page.inner_text("#diagnostics-body")
+    assert "swiftshader" in text and "shader-f16 no" in text
+    assert "smollm2-135m-instruct-q4_1" in text and "verified" in text
+
+
+def test_doctor_reports_both_windows_and_the_verified_model(tmp_path):
+    env = {**os.environ, "DESKTOP_LLM_HOME": str(tmp_path / "home"), "LANG": "C.UTF-8"}
+    with virtual_display() as display:
+        env["DISPLAY"] = display
+        result = subprocess.run(
+            [sys.executable, "-m", "desktop_llm", "doctor", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        text = subprocess.run(
+            [sys.executable, "-m", "desktop_llm", "doctor"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    facts = report["facts"]
+    browser = facts["webgpu"]["browser"]
+    assert browser["available"] is True and browser["architecture"] == "swiftshader"
+    assert "shader-f16" not in browser["features"]
+    assert facts["webgpu"]["webview"]["available"] is False  # Qt's webview has no WebGPU
+    (model,) = facts["models"]
+    assert model["id"] == "smollm2-135m-instruct-q4_1" and model["verified"] is True
+    assert facts["browsers"]["chosen"]
+    assert "WebGPU in the browser: google swiftshader" in text
+    assert "verified" in text

@@ -1,0 +1,113 @@
+"""History in SQLite: the operations, crash safety and schema migration."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from desktop_llm.history import SCHEMA_VERSION, HistoryError, HistoryStore
+from desktop_llm.history.store import _SCHEMA_V1
+
+
+def test_create_rename_search_delete_export(tmp_path: Path):
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    chat = store.create("Trip to Lisbon", model="smollm2", settings={"temperature": 0.7})
+    store.add_message(chat["id"], "user", "Where should I eat in Alfama?")
+    store.add_message(chat["id"], "assistant", "Try a **tasca** near the cathedral.")
+    summary = store.create("Summary of report.pdf", kind="summary", document_name="report.pdf")
+    store.add_message(summary["id"], "assistant", "The report covers harbour lights.")
+
+    assert [c["title"] for c in store.list()] == ["Summary of report.pdf", "Trip to Lisbon"]
+    assert [c["id"] for c in store.list("alfama")] == [chat["id"]]  # by message text
+    assert [c["id"] for c in store.list("report.pdf")] == [summary["id"]]  # by document name
+    assert store.list("100%") == []  # LIKE wildcards are searched for literally
+
+    store.rename(chat["id"], "  Lisbon   food  ")
+    assert store.get(chat["id"])["title"] == "Lisbon food"
+
+    markdown = store.export_markdown(chat["id"])
+    assert markdown.startswith("# Lisbon food")
+    assert "## You\n\nWhere should I eat in Alfama?" in markdown
+    assert "## Assistant\n\nTry a **tasca** near the cathedral." in markdown
+    assert "Model: smollm2" in markdown
+
+    store.delete(chat["id"])
+    assert [c["id"] for c in store.list()] == [summary["id"]]
+    with pytest.raises(HistoryError):
+        store.get(chat["id"])
+    with pytest.raises(HistoryError):
+        store.rename(summary["id"], "   ")
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from desktop_llm.history import HistoryStore
+store = HistoryStore(Path(sys.argv[1]))
+chat = store.create("Long chat")
+for i in range(10):
+    store.add_message(chat["id"], "user", f"question {i}")
+    store.add_message(chat["id"], "assistant", f"answer {i}")
+store.add_message(chat["id"], "user", "one more question")
+print("ready", flush=True)
+answer = ""
+while True:  # the answer still streaming in: not written until it is complete
+    answer += "token "
+    time.sleep(0.001)
+"""
+
+
+def test_kill_9_during_an_answer_keeps_every_earlier_message(tmp_path: Path):
+    db = tmp_path / "history.sqlite3"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert writer.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    store = HistoryStore(db)
+    (chat,) = store.list()
+    messages = store.get(chat["id"], with_messages=True)["messages"]
+    assert len(messages) == 21
+    assert messages[-1]["content"] == "one more question"
+    assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_database_from_the_previous_schema_migrates(tmp_path: Path):
+    path = tmp_path / "history.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(_SCHEMA_V1)
+    old.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    old.execute("INSERT INTO conversations VALUES (1, 'Old chat', 'm', 1.0, 2.0)")
+    old.execute("INSERT INTO messages VALUES (1, 1, 'user', 'hello from v1', 1.5)")
+    old.commit()
+    old.close()
+
+    store = HistoryStore(path)
+    assert store.version == SCHEMA_VERSION
+    chat = store.get(1, with_messages=True)
+    assert chat["title"] == "Old chat" and chat["kind"] == "chat"
+    assert chat["messages"][0]["content"] == "hello from v1"
+    store.add_message(1, "assistant", "hello from v2")  # and it keeps working
+
+
+def test_a_database_from_a_newer_app_is_refused_clearly(tmp_path: Path):
+    path = tmp_path / "history.sqlite3"
+    HistoryStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(HistoryError, match="newer Desktop LLM"):
+        HistoryStore(path)

@@ -1,0 +1,115 @@
+// The settings panel: one field per setting of the schema Python describes; each change is
+// validated by Python, and a refused value shows its reason next to its field.
+import { bridge } from './bridge.js';
+
+const LABELS = {
+  model: 'Model at start', host: 'Window', browser: 'Browser for GPU models',
+  browser_flags: 'Browser flags (one per line)', server_port: 'Local server port',
+  temperature: 'Temperature', top_p: 'Top-p', max_tokens: 'Longest answer (tokens)',
+  context_size: 'Context window (tokens)', threads: 'CPU threads (0: all)',
+  system_prompt: 'System prompt', theme: 'Theme', log_content: 'Log prompts and documents',
+};
+
+function input(spec, value) {
+  let field;
+  if (spec.type === 'choice') {
+    field = document.createElement('select');
+    for (const choice of spec.choices) field.append(new Option(choice, choice));
+    field.value = value;
+  } else if (spec.type === 'longtext' || spec.type === 'flags') {
+    field = document.createElement('textarea');
+    field.rows = spec.type === 'flags' ? 2 : 4;
+    field.value = spec.type === 'flags' ? value.join('\n') : value;
+  } else if (spec.type === 'boolean') {
+    field = document.createElement('input');
+    field.type = 'checkbox';
+    field.checked = value;
+  } else {
+    field = document.createElement('input');
+    field.type = spec.type === 'integer' || spec.type === 'number' ? 'number' : 'text';
+    if (spec.type === 'number') field.step = 'any';
+    field.value = value;
+  }
+  field.name = spec.name;
+  field.readOnly = Boolean(spec.readonly);
+  return field;
+}
+
+function read(spec, field) {
+  if (spec.type === 'boolean') return field.checked;
+  if (spec.type === 'flags') return field.value.split('\n').map((f) => f.trim()).filter(Boolean);
+  if (spec.type === 'integer' || spec.type === 'number') {
+    return field.value.trim() === '' || Number.isNaN(Number(field.value)) ? field.value : Number(field.value);
+  }
+  return field.value;
+}
+
+export class SettingsPanel {
+  constructor(dialog, onSaved) {
+    this.dialog = dialog;
+    this.onSaved = onSaved;
+    this.fields = dialog.querySelector('#settings-fields');
+    this.message = dialog.querySelector('#settings-message');
+    dialog.querySelector('#settings-form').addEventListener('submit', (e) => { e.preventDefault(); this.save(); });
+    dialog.querySelector('#settings-cancel').addEventListener('click', () => dialog.close());
+    dialog.querySelector('#settings-reset').addEventListener('click', () => this.reset());
+    dialog.querySelector('#open-data-folder').addEventListener('click', () => bridge.openFolder('data'));
+    dialog.querySelector('#open-logs-folder').addEventListener('click', () => bridge.openFolder('logs'));
+  }
+
+  async open(info) {
+    const { values, schema } = await bridge.settings();
+    this.values = values;
+    this.schema = schema;
+    this.dialog.querySelector('#data-folder').textContent = info.folders.data;
+    this.message.textContent = '';
+    this.fields.replaceChildren(...schema.map((spec) => {
+      const label = document.createElement('label');
+      label.dataset.field = spec.name;
+      const title = document.createElement('span');
+      title.textContent = LABELS[spec.name] || spec.name;
+      const doc = document.createElement('span');
+      doc.className = 'doc';
+      doc.textContent = spec.doc;
+      const error = document.createElement('span');
+      error.className = 'field-error';
+      error.setAttribute('role', 'alert');
+      label.append(title, input(spec, values[spec.name]), doc, error);
+      return label;
+    }));
+    this.dialog.showModal();
+  }
+
+  async save() {
+    let saved = 0;
+    let refused = 0;
+    for (const spec of this.schema) {
+      const label = this.fields.querySelector(`[data-field="${spec.name}"]`);
+      const field = label.querySelector('[name]');
+      const error = label.querySelector('.field-error');
+      const value = read(spec, field);
+      error.textContent = '';
+      field.removeAttribute('aria-invalid');
+      if (JSON.stringify(value) === JSON.stringify(this.values[spec.name])) continue;
+      try {
+        this.values = await bridge.updateSettings({ [spec.name]: value });
+        saved += 1;
+      } catch (problem) {
+        refused += 1;
+        error.textContent = `${LABELS[spec.name] || spec.name} ${problem.message}.`;
+        field.setAttribute('aria-invalid', 'true');
+      }
+    }
+    this.message.textContent = refused
+      ? `${refused} setting${refused > 1 ? 's were' : ' was'} not saved; see the messages above.`
+      : saved ? 'Saved. Window and port changes apply at the next start.' : 'Nothing changed.';
+    this.onSaved(this.values);
+  }
+
+  async reset() {
+    if (!confirm('Put every setting back to its default?')) return;
+    this.values = await bridge.resetSettings();
+    this.onSaved(this.values);
+    this.dialog.close();
+  }
+}
