@@ -9,15 +9,13 @@ that renders the whole answer again for every token.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT
+from tests.conftest import build_markdown_harness
 
 MEASURE = """([pieces, naive]) => {
     const box = document.createElement('div');
@@ -54,15 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    out = Path(tempfile.mkdtemp())
-    subprocess.run(
-        ["npx", "vite", "build", "--config", str(ROOT / "tests/ui/vite.markdown.config.mjs")],
-        cwd=ROOT / "ui",
-        env={**os.environ, "MARKDOWN_HARNESS_OUT": str(out)},
-        check=True,
-        capture_output=True,
-    )
-    script = (out / "markdown-under-test.js").read_text()
+    script = build_markdown_harness(Path(tempfile.mkdtemp())).read_text()
     pieces = answer_pieces(args.tokens)
     with sync_playwright() as driver:
         browser = driver.chromium.launch(

@@ -71,11 +71,9 @@ def browser_page(playwright_driver, launcher: Launcher, tmp_path: Path):
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="session")
-def markdown_under_test(tmp_path_factory) -> Path:
+def build_markdown_harness(out: Path) -> Path:
     """The app's own Markdown renderer (ui/src/markdown.js), built alone as a script that sets
-    window.MarkdownUnderTest; tests add it to the real page to feed it payloads."""
-    out = tmp_path_factory.mktemp("markdown-harness")
+    window.MarkdownUnderTest, so tests and benchmarks can put it to work in a real page."""
     subprocess.run(
         ["npx", "vite", "build", "--config", str(ROOT / "tests/ui/vite.markdown.config.mjs")],
         cwd=ROOT / "ui",
@@ -84,6 +82,11 @@ def markdown_under_test(tmp_path_factory) -> Path:
         capture_output=True,
     )
     return out / "markdown-under-test.js"
+
+
+@pytest.fixture(scope="session")
+def markdown_under_test(tmp_path_factory) -> Path:
+    return build_markdown_harness(tmp_path_factory.mktemp("markdown-harness"))
 
 
 def wait_until(page, expression: str, arg=None, timeout: float = 60.0, interval: float = 0.05):
