@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import socket
 import threading
+from typing import Any
 
+from desktop_llm.api.server import create_api_app
 from desktop_llm.bridge.api import Bridge
 from desktop_llm.constants import UI_DIST_DIR
 from desktop_llm.history import HistoryStore
@@ -16,7 +19,7 @@ from desktop_llm.hosts.webview import WebviewHost, webview_available
 from desktop_llm.models.embedded import provision_embedded
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
-from desktop_llm.server import LocalServer, PortInUse, bind_loopback
+from desktop_llm.server import LocalServer, PortInUse, ThreadedServer, bind_loopback
 from desktop_llm.settings import Settings, SettingsFile
 
 log = logging.getLogger(__name__)
@@ -37,10 +40,12 @@ class Launcher:
         self.store = ModelStore(paths.models)
         self.host_name = "none"  # the window in use, once chosen
         self.server: LocalServer | None = None
+        self.api_server: ThreadedServer | None = None
         self._host: Host | None = None
         self._next_host: str | None = None
         self._quitting = False
         self._lock = threading.Lock()
+        self._api_lock = threading.Lock()
 
     # HostControl, for the bridge
     @property
@@ -70,6 +75,9 @@ class Launcher:
         )
         sock = self._bind() if port is None else bind_loopback(port)
         self.server = LocalServer(self.bridge, UI_DIST_DIR, sock).start()
+        if port is None:  # the app itself, not the doctor's probe
+            self.bridge.settings_listeners.append(self._apply_api)
+            self._apply_api(self.settings_file.load())
         log.info("serving on %s", self.server.origin)
         return self.server
 
@@ -110,7 +118,40 @@ class Launcher:
                 self.host_name = next_host
         finally:
             server.stop()
+            if self.api_server is not None:
+                self.api_server.stop()
         return 0
+
+    def _apply_api(self, settings: Settings) -> None:
+        """Start or stop the local OpenAI-compatible API as the setting says."""
+        with self._api_lock:
+            if settings.api_enabled and self.api_server is None:
+                try:
+                    sock = bind_loopback(settings.api_port)
+                except PortInUse:
+                    sock = bind_loopback(0)
+                changes: dict[str, Any] = {}
+                if sock.getsockname()[1] != settings.api_port:
+                    changes["api_port"] = sock.getsockname()[1]
+                if not settings.api_key:
+                    changes["api_key"] = "dllm-" + secrets.token_urlsafe(24)
+                if changes:
+                    settings = self.settings_file.update(changes)
+                key = settings.api_key
+                port = settings.api_port
+                app = create_api_app(
+                    self.bridge.relay,
+                    self.store,
+                    key=lambda: key,
+                    loaded_model=lambda: self.settings_file.load().model,
+                    port=lambda: port,
+                )
+                self.api_server = ThreadedServer(app, sock, "local-api").start()
+                log.info("local API on http://127.0.0.1:%s/v1", port)
+            elif not settings.api_enabled and self.api_server is not None:
+                self.api_server.stop()
+                self.api_server = None
+                log.info("local API stopped")
 
     def _quit_on_termination_signals(self) -> None:
         """SIGTERM (a logout, `kill`) closes the window like the user would. While the GUI's own

@@ -126,6 +126,11 @@ class Settings:
         "Instructions given before every chat.",
     )
     theme: str = _setting("system", _choice("system", "light", "dark"), "Colour theme.")
+    api_enabled: bool = _setting(
+        False, _boolean, "Let other programs use the model through an OpenAI-compatible API."
+    )
+    api_port: int = _setting(0, _port, "Port of the local API; chosen when it is first enabled.")
+    api_key: str = _setting("", _text(200), "The key programs must send; made when first enabled.")
     log_content: bool = _setting(
         False, _boolean, "Write prompts and document text to the log (off: only their sizes)."
     )

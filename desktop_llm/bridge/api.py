@@ -9,6 +9,7 @@ import platform
 import subprocess
 import sys
 import webbrowser
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from desktop_llm import __version__
+from desktop_llm.api.relay import EngineRelay
 from desktop_llm.bridge.events import EventBus
 from desktop_llm.constants import APP_NAME
 from desktop_llm.documents import DocumentError, extract_bytes, extract_file
@@ -63,6 +65,10 @@ class Bridge:
     paths: AppPaths
     events: EventBus = field(default_factory=EventBus)
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # WebGPU, by window kind
+    settings_listeners: list[Callable[[Settings], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.relay = EngineRelay(self.events)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -91,16 +97,21 @@ class Bridge:
             updated = self.settings_file.update(changes)
         except SettingsError as exc:
             raise BridgeError(exc.message, field_name=exc.field) from exc
-        self.events.publish("settings", updated.to_dict())
+        self._settings_changed(updated)
         return updated.to_dict()
+
+    def _settings_changed(self, settings: Settings) -> None:
+        for listener in self.settings_listeners:
+            listener(settings)
+        self.events.publish("settings", self.settings_file.load().to_dict())
 
     def reset_settings(self) -> dict[str, Any]:
         """Every setting back to its default, except the port: it is the page's origin."""
         port = self.settings_file.load().server_port
         defaults = Settings().with_changes({"server_port": port})
         self.settings_file.save(defaults)
-        self.events.publish("settings", defaults.to_dict())
-        return defaults.to_dict()
+        self._settings_changed(defaults)
+        return self.settings_file.load().to_dict()
 
     def open_folder(self, which: str) -> dict[str, Any]:
         """Show one of the app's own folders in the system's file manager."""
@@ -111,6 +122,16 @@ class Bridge:
         folder.mkdir(parents=True, exist_ok=True)
         _reveal(folder)
         return {"opened": str(folder)}
+
+    def llm_feed(
+        self, id: int, pieces: list[str], done: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The page's answer to a local API request, a few pieces at a time."""
+        if not isinstance(pieces, list) or not all(isinstance(p, str) for p in pieces):
+            raise BridgeError("pieces must be a list of text", field_name="pieces")
+        if not self.relay.feed(int(id), pieces, done):
+            raise BridgeError(f"There is no API request {id}.", 404)
+        return {"ok": True}
 
     def doctor(self) -> dict[str, Any]:
         from desktop_llm import doctor

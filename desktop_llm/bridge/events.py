@@ -16,6 +16,11 @@ class EventBus:
         self._lock = threading.Lock()
         self._queue_size = queue_size
 
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
     def publish(self, name: str, data: dict[str, Any]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any, Self
 
 import uvicorn
 
@@ -38,27 +39,24 @@ def bind_loopback(port: int) -> socket.socket:
     return sock
 
 
-class LocalServer:
-    def __init__(self, bridge: Bridge, ui_dir: Path, sock: socket.socket):
-        self.session = Session()
+class ThreadedServer:
+    """An ASGI app served by uvicorn on an already-bound loopback socket, in its own thread."""
+
+    def __init__(self, app: Any, sock: socket.socket, name: str):
+        self.app = app
         self.sock = sock
         self.port: int = sock.getsockname()[1]
-        self.app = create_app(bridge, self.session, ui_dir, self.port)
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+            app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name="local-server", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     @property
     def origin(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
-    def launch_url(self) -> str:
-        """A URL that opens the app once; the code in it is useless after that."""
-        return f"{self.origin}/?{LAUNCH_PARAM}={self.session.new_launch_code()}"
-
-    def start(self) -> LocalServer:
+    def start(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -73,3 +71,16 @@ class LocalServer:
 
     def _run(self) -> None:
         self._server.run(sockets=[self.sock])
+
+
+class LocalServer(ThreadedServer):
+    """The app's own server: the UI, the models and the bridge."""
+
+    def __init__(self, bridge: Bridge, ui_dir: Path, sock: socket.socket):
+        self.session = Session()
+        port = sock.getsockname()[1]
+        super().__init__(create_app(bridge, self.session, ui_dir, port), sock, "local-server")
+
+    def launch_url(self) -> str:
+        """A URL that opens the app once; the code in it is useless after that."""
+        return f"{self.origin}/?{LAUNCH_PARAM}={self.session.new_launch_code()}"

@@ -95,6 +95,7 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         _bridge_route("/api/models", bridge.list_models),
         _bridge_route("/api/doctor", bridge.doctor),
         _bridge_route("/api/probe", bridge.probe_result, body_as=None),
+        _bridge_route("/api/llm/feed", bridge.llm_feed, body_as=None),
         _bridge_route("/api/host", bridge.switch_host, body_as=None),
         _bridge_route("/api/open-external", bridge.open_external, body_as=None),
         _bridge_route("/api/documents/open", bridge.open_documents, body_as=None),

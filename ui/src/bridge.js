@@ -43,6 +43,7 @@ export const bridge = {
   openFolder: (which) => call('POST', 'open-folder', { which }),
   doctor: () => call('GET', 'doctor'),
   probeResult: (host, report) => call('POST', 'probe', { host, report }),
+  llmFeed: (id, pieces, done = null) => call('POST', 'llm/feed', { id, pieces, done }),
   history: {
     list: (query = '') => call('GET', `history?query=${encodeURIComponent(query)}`),
     get: (id) => call('GET', `history/get?id=${id}`),

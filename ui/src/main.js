@@ -9,6 +9,7 @@ import { summarizeDocument, summaryOptions } from './summarize.js';
 import { HistorySidebar } from './history.js';
 import { SettingsPanel } from './settings-panel.js';
 import { showDiagnostics } from './diagnostics.js';
+import { LocalApiWorker } from './local-api.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -22,7 +23,7 @@ const ui = {
   summarize: $('summarize'), sidebarNew: $('sidebar-new'), historyList: $('history-list'),
   historySearch: $('history-search'), openSettings: $('open-settings'),
   settingsDialog: $('settings-dialog'), openDiagnostics: $('open-diagnostics'),
-  diagnosticsDialog: $('diagnostics-dialog'),
+  diagnosticsDialog: $('diagnostics-dialog'), apiActivity: $('api-activity'),
 };
 
 const state = {
@@ -41,6 +42,25 @@ const history = new HistorySidebar({
   },
 });
 let nextRecord = {}; // how the next new conversation is titled and described
+
+// One user of the engine at a time: the chat, a summary, or a request from the local API.
+let engineQueue = Promise.resolve();
+function withEngine(run) {
+  const turn = engineQueue.then(run);
+  engineQueue = turn.catch(() => {});
+  return turn;
+}
+
+const localApi = new LocalApiWorker({
+  engine: () => state.engine,
+  withEngine,
+  defaults: () => state.settings,
+  onBusy: (busy) => {
+    if (busy) document.body.dataset.api = 'busy';
+    else delete document.body.dataset.api;
+    ui.apiActivity.hidden = !busy;
+  },
+});
 const chat = new Chat(ui.messages, ui.empty, (role, content) => {
   history.record(role, content, { model: state.model?.id, ...nextRecord });
 });
@@ -86,20 +106,22 @@ async function summarizeCurrent() {
     + `${options.language ? `, in ${options.language}` : ''}${options.instruction ? `. ${options.instruction}` : ''}`;
   history.startNew(); // a summary is a conversation of its own; questions about it follow in it
   chat.clear();
-  await state.engine.reset();
   nextRecord = { title: `Summary of ${doc.name}`, kind: 'summary', documentName: doc.name };
-  await chat.summarize(doc, request,
-    (signal, onFinalPiece, onProgress) => summarizeDocument(doc, options, state.engine, { signal, onFinalPiece, onProgress }),
-    async (text, button) => {
-      try {
-        const saved = await saveMarkdown(doc.name, `# Summary of ${doc.name}\n\n${text}\n`);
-        button.textContent = saved ? 'Saved' : 'Save as Markdown';
-      } catch (error) {
-        showBanner('error', error.message);
-      }
-    });
+  const save = async (text, button) => {
+    try {
+      const saved = await saveMarkdown(doc.name, `# Summary of ${doc.name}\n\n${text}\n`);
+      button.textContent = saved ? 'Saved' : 'Save as Markdown';
+    } catch (error) {
+      showBanner('error', error.message);
+    }
+  };
+  await withEngine(async () => {
+    await state.engine.reset();
+    await chat.summarize(doc, request, (signal, onFinalPiece, onProgress) => summarizeDocument(
+      doc, options, state.engine, { signal, onFinalPiece, onProgress }), save);
+    await state.engine.reset();
+  });
   nextRecord = {};
-  await state.engine.reset();
   setBusy(false);
 }
 
@@ -172,7 +194,8 @@ async function send() {
   ui.prompt.value = '';
   setBusy(true);
   const { temperature, top_p, max_tokens, system_prompt } = state.settings;
-  const stats = await chat.ask(text, state.engine, { temperature, top_p, max_tokens, system_prompt });
+  const stats = await withEngine(
+    () => chat.ask(text, state.engine, { temperature, top_p, max_tokens, system_prompt }));
   setBusy(false);
   ui.stats.textContent = describeStats(stats);
   ui.prompt.focus();
@@ -236,6 +259,8 @@ async function boot() {
   history.refresh();
   bridge.events({
     settings: (values) => { state.settings = values; applyTheme(values.theme); },
+    'api-request': (job) => localApi.run(job),
+    'api-cancel': ({ id }) => localApi.cancel(id),
   });
   const model = models.find((m) => m.id === state.settings.model) || models.find((m) => m.embedded) || models[0];
   if (!model) {

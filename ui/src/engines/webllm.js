@@ -68,6 +68,10 @@ export class WebLLMEngine {
     return Math.ceil(text.length / 3);
   }
 
+  async promptTokens(messages) {
+    return this.countTokens(messages.map((m) => m.content).join('\n'));
+  }
+
   async reset() {
     await this.engine?.resetChat();
   }

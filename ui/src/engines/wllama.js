@@ -53,6 +53,11 @@ export class WllamaEngine {
     return (await this.wllama.tokenize(text)).length;
   }
 
+  /** Tokens of a whole chat prompt, as the model's chat template lays it out. */
+  async promptTokens(messages) {
+    return this.countTokens(await this.wllama.formatChat(messages, true));
+  }
+
   /** Forget the conversation. (wllama's prompt cache otherwise continues from stale logits when
    *  a new prompt is wholly a prefix of what it cached, as with the same question after New chat.) */
   async reset() {
