@@ -8,6 +8,7 @@ const LABELS = {
   temperature: 'Temperature', top_p: 'Top-p', max_tokens: 'Longest answer (tokens)',
   context_size: 'Context window (tokens)', threads: 'CPU threads (0: all)',
   system_prompt: 'System prompt', theme: 'Theme', log_content: 'Log prompts and documents',
+  api_enabled: 'Local API (OpenAI-compatible)', api_port: 'Local API port', api_key: 'Local API key',
 };
 
 function input(spec, value) {
@@ -77,7 +78,28 @@ export class SettingsPanel {
       label.append(title, input(spec, values[spec.name]), doc, error);
       return label;
     }));
+    this.fields.append(this.apiLine(values));
     this.dialog.showModal();
+  }
+
+  /** Where other programs reach the local API, with the key to copy. */
+  apiLine(values) {
+    const line = document.createElement('p');
+    line.id = 'api-details';
+    line.className = 'note';
+    if (!values.api_enabled || !values.api_port) {
+      line.textContent = 'Local API is off. Turn it on above, save, and its address and key appear here.';
+      return line;
+    }
+    const url = `http://127.0.0.1:${values.api_port}/v1`;
+    line.textContent = `Local API: base URL ${url} · key ${values.api_key} `;
+    const copy = document.createElement('button');
+    copy.type = 'button';
+    copy.textContent = 'Copy both';
+    copy.addEventListener('click', () => navigator.clipboard.writeText(
+      `OPENAI_BASE_URL=${url}\nOPENAI_API_KEY=${values.api_key}\n`));
+    line.append(copy);
+    return line;
   }
 
   async save() {
@@ -100,6 +122,7 @@ export class SettingsPanel {
         field.setAttribute('aria-invalid', 'true');
       }
     }
+    this.fields.querySelector('#api-details')?.replaceWith(this.apiLine(this.values));
     this.message.textContent = refused
       ? `${refused} setting${refused > 1 ? 's were' : ' was'} not saved; see the messages above.`
       : saved ? 'Saved. Window and port changes apply at the next start.' : 'Nothing changed.';
