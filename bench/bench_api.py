@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median
+from bench.common import median, side_by_side, window_decode_speed
 from desktop_llm.launcher import Launcher
 from desktop_llm.paths import AppPaths
-from tests.conftest import ask, open_app_page, wait_ready
+from tests.conftest import open_app_page, wait_ready
 
 PROMPT = "Explain in a few paragraphs how a bicycle works, and why it stays upright."
 
@@ -78,22 +78,17 @@ def main() -> None:
         max_retries=0,
         timeout=600,
     )
-    ui_speeds, api_speeds = [], []
     with sync_playwright() as driver:
         page, context = open_app_page(driver, app, home / "profile")
         wait_ready(page, timeout=300)
-        for round_number in range(args.rounds + 1):
-            order = ("ui", "api") if round_number % 2 else ("api", "ui")
-            for which in order:
-                if which == "ui":
-                    page.click("#new-chat")
-                    ask(page, PROMPT, timeout=600, poll=1.0)
-                    stats = page.text_content("#stats")
-                    speed = float(stats.split(" tokens/s")[0].rsplit("· ", 1)[1])
-                else:
-                    speed = api_speed(client, args.tokens)
-                if round_number:
-                    (ui_speeds if which == "ui" else api_speeds).append(speed)
+        speeds = side_by_side(
+            args.rounds,
+            {
+                "api": lambda: api_speed(client, args.tokens),
+                "ui": lambda: window_decode_speed(page, PROMPT),
+            },
+        )
+        ui_speeds, api_speeds = speeds["ui"], speeds["api"]
         context.close()
     app.server.stop()
     app.api_server.stop()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, median
+from bench.common import ROOT, median, side_by_side, window_decode_speed
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.hosts.browser import browser_flags
 from desktop_llm.launcher import Launcher
@@ -58,15 +58,6 @@ def serve_bare() -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/index.html"
 
 
-def app_round(page, prompt: str) -> float:
-    from tests.conftest import ask
-
-    page.click("#new-chat")
-    ask(page, prompt, timeout=600, poll=1.0)
-    stats = page.text_content("#stats")
-    return float(stats.split(" tokens/s")[0].rsplit("· ", 1)[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -99,21 +90,20 @@ def main() -> None:
         bare_page.goto(bare_url)
         bare_page.wait_for_function("() => window.loadBare !== undefined")
         bare_page.evaluate("([t, n]) => loadBare(t, n)", [threads, 2048])
-        app_speeds, bare_speeds = [], []
         messages = [{"role": "user", "content": PROMPT}]
-        for round_number in range(args.rounds + 1):
-            order = ("app", "bare") if round_number % 2 else ("bare", "app")
-            for which in order:
-                # A background tab runs at lower priority: the page measured is in front.
-                (app_page if which == "app" else bare_page).bring_to_front()
-                if which == "app":
-                    speed = app_round(app_page, PROMPT)
-                else:
-                    speed = bare_page.evaluate(
-                        "([m, n]) => runBare(m, n)", [messages, args.tokens]
-                    )["tokensPerSecond"]
-                if round_number:  # round 0 warms both up and is not counted
-                    (app_speeds if which == "app" else bare_speeds).append(speed)
+
+        # A background tab runs at lower priority: the page measured is brought to the front.
+        def app_side() -> float:
+            app_page.bring_to_front()
+            return window_decode_speed(app_page, PROMPT)
+
+        def bare_side() -> float:
+            bare_page.bring_to_front()
+            result = bare_page.evaluate("([m, n]) => runBare(m, n)", [messages, args.tokens])
+            return result["tokensPerSecond"]
+
+        speeds = side_by_side(args.rounds, {"app": app_side, "bare": bare_side})
+        app_speeds, bare_speeds = speeds["app"], speeds["bare"]
         context.close()
     bare_server.shutdown()
     app.server.stop()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_llm import __version__
-from desktop_llm.constants import BROWSER_CANDIDATES, UI_DIST_DIR
+from desktop_llm.constants import BROWSER_CANDIDATES
 from desktop_llm.hosts.browser import browser_flags, find_browser
 from desktop_llm.hosts.webview import webview_available
 from desktop_llm.models.store import ModelStore, sha256_of
@@ -246,7 +246,3 @@ def report_text(facts: dict[str, Any], found: list[dict[str, str]]) -> str:
     else:
         lines.append("No problems found.")
     return "\n".join(lines)
-
-
-def ui_built() -> bool:
-    return (UI_DIST_DIR / "index.html").is_file()

@@ -88,15 +88,6 @@ def extract_bytes(name: str, data: bytes) -> Document:
     return document
 
 
-def text_document(name: str, text: str) -> Document:
-    """Pasted or dropped text."""
-    if not text.strip():
-        raise DocumentError("The text is empty.")
-    if len(text) > MAX_CHARS:
-        raise DocumentError(f"The text holds {len(text):,} characters; the limit is {MAX_CHARS:,}.")
-    return Document(name, "text", _tidy(text))
-
-
 def check_size(name: str, size: int) -> None:
     if size > MAX_BYTES:
         raise DocumentError(

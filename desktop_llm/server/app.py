@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from desktop_llm.bridge.api import Bridge, BridgeError
-from desktop_llm.constants import LAUNCH_PARAM
+from desktop_llm.constants import LAUNCH_PARAM, SESSION_COOKIE
 from desktop_llm.documents.extract import DocumentError, check_size
 from desktop_llm.safe_path import UnsafePath
 from desktop_llm.server.security import GuardMiddleware, Session
@@ -46,7 +46,7 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
             redirect.headers["set-cookie"] = session.cookie_header()
             redirect.headers["cache-control"] = "no-store"
             return redirect
-        if not session.is_valid(request.cookies.get("dllm_session")):
+        if not session.is_valid(request.cookies.get(SESSION_COOKIE)):
             return Response(NOT_LAUNCHED_PAGE, status_code=403, media_type="text/html")
         return FileResponse(ui_dir / "index.html", headers={"cache-control": "no-cache"})
 

@@ -83,9 +83,7 @@ export async function splitIntoParts(text, budget, countTokens) {
   return parts;
 }
 
-const timing = { engineMs: 0 };
-
-async function generate(engine, userText, maxTokens, signal, onPiece = () => {}) {
+async function generate(engine, timing, userText, maxTokens, signal, onPiece = () => {}) {
   let text = '';
   const options = { temperature: 0, top_p: 1, max_tokens: maxTokens };
   const started = performance.now();
@@ -109,8 +107,8 @@ async function generate(engine, userText, maxTokens, signal, onPiece = () => {})
  */
 export async function summarizeDocument(doc, options, engine, callbacks) {
   const started = performance.now();
-  timing.engineMs = 0;
-  const result = await mapReduce(doc, options, engine, callbacks);
+  const timing = { engineMs: 0 }; // time spent inside the engine's generation calls
+  const result = await mapReduce(doc, options, engine, timing, callbacks);
   return {
     ...result,
     wallSeconds: (performance.now() - started) / 1000,
@@ -118,7 +116,7 @@ export async function summarizeDocument(doc, options, engine, callbacks) {
   };
 }
 
-async function mapReduce(doc, options, engine, { signal, onProgress, onFinalPiece }) {
+async function mapReduce(doc, options, engine, timing, { signal, onProgress, onFinalPiece }) {
   const spec = LENGTHS[options.length] || LENGTHS.medium;
   const budget = Math.max(256, engine.contextSize - PROMPT_RESERVE - spec.tokens);
   onProgress({ stage: 'splitting' });
@@ -126,7 +124,7 @@ async function mapReduce(doc, options, engine, { signal, onProgress, onFinalPiec
   if (parts.length === 1) {
     onProgress({ stage: 'final', part: 1, parts: 1 });
     const prompt = `${instructions(options, 'this document')}\n\n${fenceDocument(parts[0], doc.name)}`;
-    const summary = await generate(engine, prompt, spec.tokens, signal, onFinalPiece);
+    const summary = await generate(engine, timing, prompt, spec.tokens, signal, onFinalPiece);
     return { summary, parts: 1, done: 1, stopped: signal.aborted };
   }
 
@@ -137,7 +135,7 @@ async function mapReduce(doc, options, engine, { signal, onProgress, onFinalPiec
     const prompt = 'Summarize this part of a longer document in a few sentences, keeping every '
       + 'key fact, name and number. Write in the same language as the document.\n\n'
       + fenceDocument(parts[i], `${doc.name}, part ${i + 1} of ${parts.length}`);
-    const summary = await generate(engine, prompt, PART_SUMMARY_TOKENS, signal);
+    const summary = await generate(engine, timing, prompt, PART_SUMMARY_TOKENS, signal);
     if (summary) partSummaries.push(summary);
   }
   if (signal.aborted) {
@@ -156,7 +154,7 @@ async function mapReduce(doc, options, engine, { signal, onProgress, onFinalPiec
     const combined = [];
     for (const group of groups) {
       if (signal.aborted) break;
-      combined.push(await generate(engine,
+      combined.push(await generate(engine, timing,
         `Combine these section summaries into one shorter summary.\n\n${fenceDocument(group, doc.name)}`,
         PART_SUMMARY_TOKENS, signal));
     }
@@ -167,6 +165,6 @@ async function mapReduce(doc, options, engine, { signal, onProgress, onFinalPiec
   const joined = notes.map((s, i) => `Section ${i + 1}: ${s}`).join('\n\n');
   const prompt = `${instructions(options, 'the whole document from these summaries of its sections')}\n\n`
     + fenceDocument(joined, doc.name);
-  const summary = await generate(engine, prompt, spec.tokens, signal, onFinalPiece);
+  const summary = await generate(engine, timing, prompt, spec.tokens, signal, onFinalPiece);
   return { summary, parts: parts.length, done: parts.length, stopped: signal.aborted };
 }
