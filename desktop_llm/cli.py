@@ -18,6 +18,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window, answer one prompt with the built-in model, exit 0 if it worked",
+    )
+    parser.add_argument(
         "--host",
         choices=["auto", "webview", "browser"],
         help="the window to use (default: the `host` setting, normally auto)",
@@ -51,18 +56,25 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("config", "data", "cache", "logs"):
             print(f"{name:7} {getattr(paths, name)}")
         return 0
-    return _run_app(paths, args.host)
+    return _run_app(paths, args.host, args.self_test)
 
 
-def _run_app(paths: AppPaths, host: str | None) -> int:
+def _run_app(paths: AppPaths, host: str | None, self_test: bool) -> int:
     from desktop_llm.launcher import Launcher, LaunchError
-    from desktop_llm.models.embedded import EmbeddedModelMissing
+    from desktop_llm.models.embedded import EmbeddedModelError
 
     try:
-        return Launcher(paths, host).run()
-    except (LaunchError, EmbeddedModelMissing) as exc:
+        launcher = Launcher(paths, host, self_test=self_test)
+        status = launcher.run()
+    except (LaunchError, EmbeddedModelError) as exc:
         print(f"desktop-llm: {exc}", file=sys.stderr)
         return 2
+    if not self_test:
+        return status
+    ok, detail = launcher.self_test_outcome()
+    outcome = "passed" if ok else "FAILED"
+    print(f"self-test {outcome}: {detail}", file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
 
 
 def _models_list(paths: AppPaths) -> int:

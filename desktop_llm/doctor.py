@@ -109,7 +109,7 @@ def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
                     browser,
                     "--headless=new",
                     *browser_flags(paths.cache / "doctor-profile", launcher.settings.browser_flags),
-                    server.launch_url() + "#probe=browser",
+                    server.launch_url("probe-browser"),
                 ],
             )
         if facts["webview"]["available"]:
@@ -120,7 +120,7 @@ def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
                     sys.executable,
                     "-m",
                     "desktop_llm.hosts.webview",
-                    server.launch_url() + "#probe=webview",
+                    server.launch_url("probe-webview"),
                     str(paths.cache / "doctor-webview"),
                 ],
             )

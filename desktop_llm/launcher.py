@@ -7,6 +7,7 @@ import secrets
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from desktop_llm.api.server import create_api_app
@@ -24,6 +25,8 @@ from desktop_llm.settings import Settings, SettingsFile
 
 log = logging.getLogger(__name__)
 
+SELF_TEST_TIMEOUT = 180.0  # seconds for the window to open, load the model and answer
+
 
 class LaunchError(RuntimeError):
     pass
@@ -32,18 +35,21 @@ class LaunchError(RuntimeError):
 class Launcher:
     """Owns the server and the current window; the bridge asks it to switch windows."""
 
-    def __init__(self, paths: AppPaths, host_choice: str | None = None):
+    def __init__(self, paths: AppPaths, host_choice: str | None = None, self_test: bool = False):
+        self.self_test = self_test
         self.paths = paths
         self.settings_file = SettingsFile(paths.settings_file)
         self.settings: Settings = self.settings_file.load()
         self.host_choice = host_choice or self.settings.host
         self.store = ModelStore(paths.models)
+        self.bridge: Bridge | None = None
         self.host_name = "none"  # the window in use, once chosen
         self.server: LocalServer | None = None
         self.api_server: ThreadedServer | None = None
         self._host: Host | None = None
         self._next_host: str | None = None
         self._quitting = False
+        self._timed_out = False
         self._lock = threading.Lock()
         self._api_lock = threading.Lock()
 
@@ -93,6 +99,19 @@ class Launcher:
         host = self._host
         return host.take_dropped_paths(names) if host is not None else None
 
+    def self_test_finished(self) -> None:
+        if self.self_test:
+            self._after(0.2, self.quit)
+
+    def self_test_outcome(self) -> tuple[bool, str]:
+        report = self.bridge.probes.get("self-test") if self.bridge else None
+        if report is None:
+            return False, (
+                "the window closed before the model answered"
+                + (f" (no answer within {SELF_TEST_TIMEOUT:.0f} s)" if self._timed_out else "")
+            )
+        return report["ok"], report["detail"]
+
     def quit(self) -> None:
         """Close the window gracefully (the webview then saves its storage) and end the app."""
         with self._lock:
@@ -105,12 +124,14 @@ class Launcher:
     def run(self) -> int:
         server = self.start_server()
         self._quit_on_termination_signals()
+        if self.self_test:
+            self._after(SELF_TEST_TIMEOUT, self._self_test_timeout)
         try:
             while not self._quitting:
                 host = self._make_host(self.host_name)
                 with self._lock:
                     self._host, self._next_host = host, None
-                host.run(server.launch_url())
+                host.run(server.launch_url("self-test" if self.self_test else ""))
                 with self._lock:
                     next_host, self._host = self._next_host, None
                 if next_host is None:
@@ -121,6 +142,16 @@ class Launcher:
             if self.api_server is not None:
                 self.api_server.stop()
         return 0
+
+    def _self_test_timeout(self) -> None:
+        self._timed_out = True
+        self.quit()
+
+    @staticmethod
+    def _after(seconds: float, action: Callable[[], None]) -> None:
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        timer.start()
 
     def _apply_api(self, settings: Settings) -> None:
         """Start or stop the local OpenAI-compatible API as the setting says."""

@@ -215,3 +215,29 @@ def test_a_file_dropped_on_the_qt_window_is_read_by_path_and_summarized(tmp_path
         page.close()
     finally:
         stop(env_app)
+
+
+def test_self_test_answers_with_the_embedded_model_and_exits_0(tmp_path: Path, xvfb_display):
+    """`--self-test` is how installers are smoke-tested: the real window, the real model."""
+    app = start_app(tmp_path / "home", xvfb_display, free_port(), "--self-test")
+    output = app.communicate(timeout=240)[0].decode()
+    assert app.returncode == 0, output
+    assert "self-test passed: SmolLM2 135M Instruct" in output
+    answer = output.split("self-test passed:", 1)[1].split(":", 1)[1].splitlines()[0]
+    assert answer.strip(), output
+
+
+def test_self_test_fails_with_the_reason_when_the_model_is_damaged(tmp_path: Path, xvfb_display):
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(b"GGUF" + b"\0" * 1000)
+    app = start_app(
+        tmp_path / "home",
+        xvfb_display,
+        free_port(),
+        "--self-test",
+        extra_env={"DESKTOP_LLM_EMBEDDED": str(damaged)},
+    )
+    output = app.communicate(timeout=240)[0].decode()
+    assert app.returncode == 2, output
+    assert "desktop-llm: The built-in model at" in output and "is damaged" in output, output
+    assert "Traceback" not in output

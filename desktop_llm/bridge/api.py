@@ -55,6 +55,9 @@ class HostControl(Protocol):
     def take_dropped_paths(self, names: list[str]) -> list[str] | None:
         """Full paths of files just dropped on the window; None: the window cannot tell."""
 
+    def self_test_finished(self) -> None:
+        """The self-test page has reported; the window may close."""
+
 
 @dataclass
 class Bridge:
@@ -122,6 +125,12 @@ class Bridge:
         folder.mkdir(parents=True, exist_ok=True)
         _reveal(folder)
         return {"opened": str(folder)}
+
+    def self_test_result(self, ok: bool, detail: str = "") -> dict[str, Any]:
+        """The page's report for `desktop-llm --self-test`."""
+        self.probes["self-test"] = {"ok": bool(ok), "detail": str(detail)[:2000]}
+        self.hosts.self_test_finished()
+        return {"received": True}
 
     def llm_feed(
         self, id: int, pieces: list[str], done: dict[str, Any] | None = None

@@ -21,14 +21,14 @@ from desktop_llm.constants import (
 from desktop_llm.models.store import ModelEntry, ModelStore
 
 
-class EmbeddedModelMissing(RuntimeError):
+class EmbeddedModelError(RuntimeError):
     pass
 
 
 def embedded_source() -> Path:
     path = env_path(ENV_EMBEDDED) or EMBEDDED_DIR / EMBEDDED_MODEL_FILE
     if not path.is_file():
-        raise EmbeddedModelMissing(
+        raise EmbeddedModelError(
             f"The embedded model is missing ({path}). In a source checkout, run "
             "`python scripts/fetch_embedded_model.py` (or `./dev run`, which does it)."
         )
@@ -55,4 +55,10 @@ def provision_embedded(store: ModelStore) -> ModelEntry:
         path = store.root / EMBEDDED_MODEL_ID / EMBEDDED_MODEL_FILE
         if path.is_file() and path.stat().st_size == EMBEDDED_MODEL_SIZE:
             return existing
-    return store.add_file_model(embedded_entry(), embedded_source(), EMBEDDED_MODEL_SHA256)
+    source = embedded_source()
+    try:
+        return store.add_file_model(embedded_entry(), source, EMBEDDED_MODEL_SHA256)
+    except ValueError as exc:
+        raise EmbeddedModelError(
+            f"The built-in model at {source} is damaged ({exc}); reinstall Desktop LLM."
+        ) from exc

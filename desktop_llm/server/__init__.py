@@ -81,6 +81,8 @@ class LocalServer(ThreadedServer):
         port = sock.getsockname()[1]
         super().__init__(create_app(bridge, self.session, ui_dir, port), sock, "local-server")
 
-    def launch_url(self) -> str:
-        """A URL that opens the app once; the code in it is useless after that."""
-        return f"{self.origin}/?{LAUNCH_PARAM}={self.session.new_launch_code()}"
+    def launch_url(self, mode: str = "") -> str:
+        """A URL that opens the app once; the code in it is useless after that. `mode` is one
+        of server.app.PAGE_MODES (the page then runs a probe or the self-test)."""
+        url = f"{self.origin}/?{LAUNCH_PARAM}={self.session.new_launch_code()}"
+        return f"{url}&mode={mode}" if mode else url

@@ -29,6 +29,8 @@ from desktop_llm.documents.extract import DocumentError, check_size
 from desktop_llm.safe_path import UnsafePath
 from desktop_llm.server.security import GuardMiddleware, Session
 
+# Special runs of the page, chosen by the launcher: the doctor's WebGPU probes and the self-test.
+PAGE_MODES = ("self-test", "probe-browser", "probe-webview")
 MAX_JSON_BODY = 8 << 20  # pasted documents and summaries travel as JSON
 
 NOT_LAUNCHED_PAGE = """<!doctype html><meta charset="utf-8"><title>Desktop LLM</title>
@@ -42,7 +44,10 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         if code is not None:
             if not session.redeem(code):
                 return Response(NOT_LAUNCHED_PAGE, status_code=403, media_type="text/html")
-            redirect = RedirectResponse("/", status_code=303)
+            mode = request.query_params.get("mode", "")
+            # A query, not a fragment: QtWebEngine drops the fragment of a redirect target.
+            target = f"/?mode={mode}" if mode in PAGE_MODES else "/"
+            redirect = RedirectResponse(target, status_code=303)
             redirect.headers["set-cookie"] = session.cookie_header()
             redirect.headers["cache-control"] = "no-store"
             return redirect
@@ -96,6 +101,7 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         _bridge_route("/api/doctor", bridge.doctor),
         _bridge_route("/api/probe", bridge.probe_result, body_as=None),
         _bridge_route("/api/llm/feed", bridge.llm_feed, body_as=None),
+        _bridge_route("/api/self-test", bridge.self_test_result, body_as=None),
         _bridge_route("/api/host", bridge.switch_host, body_as=None),
         _bridge_route("/api/open-external", bridge.open_external, body_as=None),
         _bridge_route("/api/documents/open", bridge.open_documents, body_as=None),

@@ -43,6 +43,7 @@ export const bridge = {
   openFolder: (which) => call('POST', 'open-folder', { which }),
   doctor: () => call('GET', 'doctor'),
   probeResult: (host, report) => call('POST', 'probe', { host, report }),
+  selfTestResult: (ok, detail) => call('POST', 'self-test', { ok, detail }),
   llmFeed: (id, pieces, done = null) => call('POST', 'llm/feed', { id, pieces, done }),
   history: {
     list: (query = '') => call('GET', `history?query=${encodeURIComponent(query)}`),

@@ -239,7 +239,7 @@ function fillModelPicker() {
   }));
 }
 
-async function boot() {
+async function boot({ embeddedOnly = false } = {}) {
   const [info, settings, models, gpu] = await Promise.all([
     bridge.info(), bridge.settings(), bridge.models(), probeWebGPU(),
   ]);
@@ -262,7 +262,8 @@ async function boot() {
     'api-request': (job) => localApi.run(job),
     'api-cancel': ({ id }) => localApi.cancel(id),
   });
-  const model = models.find((m) => m.id === state.settings.model) || models.find((m) => m.embedded) || models[0];
+  const model = embeddedOnly ? models.find((m) => m.embedded)
+    : models.find((m) => m.id === state.settings.model) || models.find((m) => m.embedded) || models[0];
   if (!model) {
     setEngineState('error', 'No model is installed. Add one from the models list.');
     return;
@@ -313,14 +314,39 @@ ui.messages.addEventListener('click', (event) => {
   if (/^https?:/i.test(link.href)) bridge.openExternal(link.href).catch(() => {});
 });
 
-/** `desktop-llm doctor` opens the app hidden at #probe=<window>: report WebGPU, load nothing. */
+/** `desktop-llm doctor` opens the app hidden with ?mode=probe-<window>: report WebGPU, load nothing. */
 async function probeOnly(host) {
   await bridge.probeResult(host, await probeWebGPU());
   document.body.dataset.probe = 'done';
 }
 
-const probe = /^#probe=(browser|webview)$/.exec(location.hash);
-(probe ? probeOnly(probe[1]) : boot()).catch((error) => {
+/** `desktop-llm --self-test`: load the built-in model, answer one prompt, report. */
+async function selfTest() {
+  await boot({ embeddedOnly: true });
+  if (document.body.dataset.engineState !== 'ready') {
+    await bridge.selfTestResult(false, ui.status.textContent || 'the built-in model did not load');
+    return;
+  }
+  let answer = '';
+  const options = { temperature: 0, top_p: 1, max_tokens: 16 };
+  const started = performance.now();
+  for await (const piece of state.engine.stream(
+    [{ role: 'user', content: 'Say hello.' }], options, new AbortController().signal)) {
+    answer += piece;
+  }
+  answer = answer.trim();
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  await bridge.selfTestResult(Boolean(answer), answer
+    ? `${state.model.name} answered in ${seconds} s: ${answer}`
+    : `${state.model.name} loaded but gave an empty answer`);
+}
+
+// The launcher chooses a special run of the page with ?mode=...; a normal launch has none.
+const mode = new URLSearchParams(location.search).get('mode') || '';
+const runs = { 'probe-browser': () => probeOnly('browser'), 'probe-webview': () => probeOnly('webview'), 'self-test': selfTest };
+(runs[mode] || boot)().catch((error) => {
+  const message = error.message || String(error);
+  if (mode === 'self-test') bridge.selfTestResult(false, message).catch(() => {});
   console.error(error);
-  setEngineState('error', error.message || String(error));
+  setEngineState('error', message);
 });
