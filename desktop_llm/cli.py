@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from desktop_llm import __version__
 from desktop_llm.logs import setup_logging
@@ -27,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "webview", "browser"],
         help="the window to use (default: the `host` setting, normally auto)",
     )
+    # `desktop-llm doctor` starts the app again with this to open a hidden probe window.
+    parser.add_argument(
+        "--probe-window", nargs=2, metavar=("URL", "STORAGE"), help=argparse.SUPPRESS
+    )
     sub = parser.add_subparsers(dest="command")
     models = sub.add_parser("models", help="the models on this machine")
     models_sub = models.add_subparsers(dest="models_command", required=True)
@@ -48,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
+    if args.probe_window:
+        from desktop_llm.hosts.webview import WebviewHost
+
+        url, storage = args.probe_window
+        WebviewHost(Path(storage), hidden=True).run(url)
+        return 0
     if args.command == "models":
         return _models_list(paths)
     if args.command == "doctor":

@@ -117,9 +117,8 @@ def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
                 launcher,
                 "webview",
                 [
-                    sys.executable,
-                    "-m",
-                    "desktop_llm.hosts.webview",
+                    *app_command(),
+                    "--probe-window",
                     server.launch_url("probe-webview"),
                     str(paths.cache / "doctor-webview"),
                 ],
@@ -127,6 +126,13 @@ def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
     finally:
         server.stop()
     facts["models"] = _models(ModelStore(paths.models))  # the server provisioned the embedded one
+
+
+def app_command() -> list[str]:
+    """How to start this app again: the bundle's own executable once frozen by PyInstaller."""
+    return (
+        [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "desktop_llm"]
+    )
 
 
 _NO_WEBGPU = {"no-webgpu": "this window has no WebGPU", "no-adapter": "WebGPU found no adapter"}

@@ -140,10 +140,3 @@ def _merge_pywebview_flags(env_name: str) -> None:
         os.environ[key] = merge_flag_string(os.environ.get(key, ""), " ".join(values))
 
     qt_backend.environ_append = append_merging
-
-
-if __name__ == "__main__":
-    # `python -m desktop_llm.hosts.webview URL STORAGE`: a hidden window, for the doctor's probe.
-    import sys
-
-    WebviewHost(Path(sys.argv[2]), hidden=True).run(sys.argv[1])
