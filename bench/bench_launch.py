@@ -30,7 +30,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def one_launch(home: Path, display: str) -> dict[str, float]:
+SOURCE_COMMAND = [sys.executable, "-m", "desktop_llm"]
+
+
+def one_launch(home: Path, display: str, command: list[str] = SOURCE_COMMAND) -> dict[str, float]:
+    """One launch of `command` (default: the app from source), timed to the first answer."""
     debug = free_port()
     env = {
         **os.environ,
@@ -41,7 +45,7 @@ def one_launch(home: Path, display: str) -> dict[str, float]:
     }
     started = time.monotonic()
     app = subprocess.Popen(
-        [sys.executable, "-m", "desktop_llm", "--host", "webview"],
+        [*command, "--host", "webview"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

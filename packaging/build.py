@@ -1,11 +1,11 @@
 """Build Desktop LLM's bundle and installers for the system this runs on: `./dev package`.
 
-    <out>/                                   (default: dist/)
-    ├── bundle/desktop-llm/                  the PyInstaller one-folder bundle
-    ├── desktop-llm-<v>-linux-<arch>.tar.gz  Linux: portable, runs from any (read-only) folder
-    ├── desktop-llm_<v>_<arch>.deb           Linux: installs under /opt/desktop-llm
-    ├── DesktopLLM-<v>-setup.exe             Windows: NSIS per-user installer (needs makensis)
-    └── DesktopLLM-<v>.dmg                   macOS: "Desktop LLM.app" on a disk image
+<out>/                                   (default: dist/)
+├── bundle/desktop-llm/                  the PyInstaller one-folder bundle
+├── desktop-llm-<v>-linux-<arch>.tar.gz  Linux: portable, runs from any (read-only) folder
+├── desktop-llm_<v>_<arch>.deb           Linux: installs under /opt/desktop-llm
+├── DesktopLLM-<v>-setup.exe             Windows: NSIS per-user installer (needs makensis)
+└── DesktopLLM-<v>.dmg                   macOS: "Desktop LLM.app" on a disk image
 """
 
 from __future__ import annotations
@@ -37,10 +37,21 @@ def build_bundle(out: Path) -> Path:
     icons = write_icons(work / "icons")
     env = {**os.environ, "DESKTOP_LLM_ICONS": str(icons), "DESKTOP_LLM_VERSION": __version__}
     subprocess.run(
-        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
-         "--distpath", str(out / "bundle"), "--workpath", str(work / "pyinstaller"),
-         str(HERE / "desktop-llm.spec")],
-        check=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            "--noconfirm",
+            "--log-level",
+            "WARN",
+            "--distpath",
+            str(out / "bundle"),
+            "--workpath",
+            str(work / "pyinstaller"),
+            str(HERE / "desktop-llm.spec"),
+        ],
+        check=True,
+        env=env,
     )
     if sys.platform == "darwin":
         return out / "bundle" / "Desktop LLM.app"
@@ -65,8 +76,15 @@ def build_nsis(bundle: Path, out: Path) -> Path:
         raise SystemExit("makensis (NSIS) is needed for the Windows installer: choco install nsis")
     target = out / f"DesktopLLM-{__version__}-setup.exe"
     subprocess.run(
-        [makensis, "-V2", f"-DVERSION={__version__}", f"-DBUNDLE={bundle}", f"-DOUTFILE={target}",
-         f"-DICON={out / 'work' / 'icons' / 'desktop-llm.ico'}", str(HERE / "windows" / "desktop-llm.nsi")],
+        [
+            makensis,
+            "-V2",
+            f"-DVERSION={__version__}",
+            f"-DBUNDLE={bundle}",
+            f"-DOUTFILE={target}",
+            f"-DICON={out / 'work' / 'icons' / 'desktop-llm.ico'}",
+            str(HERE / "windows" / "desktop-llm.nsi"),
+        ],
         check=True,
     )
     return target
@@ -81,8 +99,17 @@ def build_dmg(app: Path, out: Path) -> Path:
     (stage / "Applications").symlink_to("/Applications")
     target.unlink(missing_ok=True)
     subprocess.run(
-        ["hdiutil", "create", "-volname", "Desktop LLM", "-srcfolder", str(stage), "-format", "UDZO",
-         str(target)],
+        [
+            "hdiutil",
+            "create",
+            "-volname",
+            "Desktop LLM",
+            "-srcfolder",
+            str(stage),
+            "-format",
+            "UDZO",
+            str(target),
+        ],
         check=True,
     )
     return target
@@ -90,8 +117,12 @@ def build_dmg(app: Path, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "dist", help="output folder (default: dist/)")
-    parser.add_argument("--bundle-only", action="store_true", help="stop after the PyInstaller bundle")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "dist", help="output folder (default: dist/)"
+    )
+    parser.add_argument(
+        "--bundle-only", action="store_true", help="stop after the PyInstaller bundle"
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,9 @@ def build_deb(bundle: Path, out: Path, version: str) -> Path:
     stage = out / "work" / "deb"
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(bundle, stage / INSTALL_DIR, symlinks=True)
-    _install(stage, "usr/share/applications/desktop-llm.desktop", HERE / "linux" / "desktop-llm.desktop")
+    _install(
+        stage, "usr/share/applications/desktop-llm.desktop", HERE / "linux" / "desktop-llm.desktop"
+    )
     icon = out / "work" / "icons" / "desktop-llm.png"
     _install(stage, "usr/share/icons/hicolor/256x256/apps/desktop-llm.png", icon)
     (stage / "usr/share/doc/desktop-llm").mkdir(parents=True)

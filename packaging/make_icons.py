@@ -1,8 +1,8 @@
 """Draw the app icon (a chat bubble on a rounded square) in the formats each system wants.
 
-    <out>/desktop-llm.png    256 px: Linux menus (hicolor theme) and the window
-    <out>/desktop-llm.ico    Windows: 16-256 px in one file
-    <out>/desktop-llm.icns   macOS
+<out>/desktop-llm.png    256 px: Linux menus (hicolor theme) and the window
+<out>/desktop-llm.ico    Windows: 16-256 px in one file
+<out>/desktop-llm.icns   macOS
 """
 
 from __future__ import annotations

@@ -21,12 +21,12 @@ def _ruff(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_ruff_lint_is_clean():
-    result = _ruff("check", "desktop_llm", "tests", "scripts", "bench")
+    result = _ruff("check", "desktop_llm", "tests", "scripts", "bench", "packaging")
     assert result.returncode == 0, result.stdout
 
 
 def test_ruff_format_is_clean():
-    result = _ruff("format", "--check", "desktop_llm", "tests", "scripts", "bench")
+    result = _ruff("format", "--check", "desktop_llm", "tests", "scripts", "bench", "packaging")
     assert result.returncode == 0, result.stdout
 
 
@@ -45,5 +45,11 @@ def test_every_cli_command_is_documented_in_the_readme():
                 commands += [f"desktop-llm {name} {n}" for n in nested[0].choices]
             else:
                 commands.append(f"desktop-llm {name}")
+    commands += [
+        f"desktop-llm {option}"
+        for action in parser._actions
+        if action.help != "==SUPPRESS==" and action.dest not in ("help", "version")
+        for option in action.option_strings[:1]
+    ]
     missing = [c for c in commands if c not in README]
     assert not missing, f"README does not mention: {missing}"
