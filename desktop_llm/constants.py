@@ -6,6 +6,11 @@ Environment variables:
                            platform's usual places (portable installs, tests).
     DESKTOP_LLM_EMBEDDED   Path of the embedded default model file, overriding the copy that ships
                            inside the package (`desktop_llm/_embedded/`).
+    DESKTOP_LLM_MODEL_LIB_ENDPOINT
+                           Where WebLLM model libraries are fetched from, replacing
+                           https://raw.githubusercontent.com (a mirror, or a test server).
+    HF_ENDPOINT            Read by huggingface_hub: the hub models are downloaded from
+                           (default https://huggingface.co).
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ APP_AUTHOR = "DesktopLLM"
 
 ENV_HOME = "DESKTOP_LLM_HOME"
 ENV_EMBEDDED = "DESKTOP_LLM_EMBEDDED"
+ENV_MODEL_LIB_ENDPOINT = "DESKTOP_LLM_MODEL_LIB_ENDPOINT"
+MODEL_LIB_HOST = "https://raw.githubusercontent.com"
+ENV_HF_ENDPOINT = "HF_ENDPOINT"  # huggingface_hub reads it once, at import; we read it per download
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 UI_DIST_DIR = PACKAGE_DIR / "_ui"  # `npm run build` in ui/ writes here
@@ -51,6 +59,10 @@ BROWSER_CANDIDATES = (
     "brave-browser",
     "brave",
 )
+
+
+def hub_endpoint() -> str | None:
+    return os.environ.get(ENV_HF_ENDPOINT, "").rstrip("/") or None
 
 
 def env_path(name: str) -> Path | None:

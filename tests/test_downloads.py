@@ -1,0 +1,270 @@
+"""Model downloads with the real huggingface_hub client from a hub served on loopback
+(tests/hub.py), into the real store. The hub stands in for huggingface.co and GitHub's raw file
+host, which this machine cannot reach; the repositories are generated here with the names of
+real catalog entries."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from desktop_llm.models import catalog
+from desktop_llm.models.download import Cancelled, Download, DownloadError
+from desktop_llm.models.store import ModelStore
+from tests.hub import Hub
+
+ROOT = Path(__file__).resolve().parent.parent
+GPU_ID = "SmolLM2-360M-Instruct-q4f32_1-MLC"
+SHARD = 3 << 20
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    hub = Hub(tmp_path / "hub").start()
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("DESKTOP_LLM_MODEL_LIB_ENDPOINT", hub.url)
+    yield hub
+    hub.stop()
+
+
+def add_mlc_repo(hub: Hub, model_id: str = GPU_ID, shards: int = 4) -> catalog.CatalogEntry:
+    """An MLC model repository as mlc-ai publishes one, with random weights, plus its library."""
+    entry = catalog.find(model_id)
+    assert entry is not None
+    files: dict[str, bytes] = {
+        "mlc-chat-config.json": json.dumps({"model_type": "llama", "context_window_size": 4096}).encode(),
+        "tokenizer.json": json.dumps({"model": {"type": "BPE"}}).encode(),
+        "README.md": b"# not needed by the engine",
+        ".gitattributes": b"*.bin filter=lfs",
+    }
+    records = []
+    for index in range(shards):
+        name = f"params_shard_{index}.bin"
+        files[name] = os.urandom(SHARD + index)
+        records.append({"dataPath": name, "nbytes": SHARD + index, "records": []})
+    files["tensor-cache.json"] = json.dumps({"records": records}).encode()
+    hub.add_repo(entry.repo, files)
+    hub.add_lib(entry.model_lib_url.rsplit("/", 1)[1], b"\0asm\x01\0\0\0" + os.urandom(200_000))
+    return entry
+
+
+def test_full_download_reports_rising_progress_and_registers_the_model(hub, tmp_path):
+    entry = add_mlc_repo(hub)
+    store = ModelStore(tmp_path / "models")
+    reports = []
+    model = Download(store, entry, on_progress=reports.append).run()
+
+    assert [m.id for m in store.list()] == [GPU_ID]
+    downloaded = sorted(model.files)
+    assert "README.md" not in downloaded and ".gitattributes" not in downloaded
+    assert "params_shard_3.bin" in downloaded and entry.model_lib_url.rsplit("/", 1)[1] in downloaded
+    done = [r.done for r in reports]
+    assert done == sorted(done), "progress went backwards"
+    assert reports[-1].state == "done" and reports[-1].done == reports[-1].total
+    assert reports[-1].total == sum((store.root / GPU_ID / f).stat().st_size for f in model.files)
+    assert not store.partial_downloads()
+    assert store.verify(GPU_ID) == []
+    # The record the page hands to WebLLM names only the store's files.
+    assert model.webllm["model_lib_file"] == entry.model_lib_url.rsplit("/", 1)[1]
+
+
+def test_every_gpu_catalog_record_resolves_to_local_urls_once_stored(hub, tmp_path):
+    """Each GPU record from the installed web-llm is downloaded from the loopback hub; the stored
+    model's files are then all served by the local server (what localRecord() in the page uses)."""
+    store = ModelStore(tmp_path / "models")
+    gpu = [e for e in catalog.catalog() if e.engine == "webllm"]
+    assert {e.id.split("-q4")[0] for e in gpu} >= {"SmolLM2-360M-Instruct", "Llama-3.2-1B-Instruct", "Phi-3.5-mini-instruct"}
+    from desktop_llm.server.app import create_app  # noqa: F401  (the route shape below)
+
+    for entry in gpu:
+        add_mlc_repo(hub, entry.id, shards=1)
+        model = Download(store, entry).run()
+        for name in [*model.files, model.webllm["model_lib_file"]]:
+            assert store.file_path(entry.id, name).is_file()
+        assert model.webllm.get("model") is None and model.webllm.get("model_lib") is None
+
+
+def test_killed_download_resumes_fetching_only_unfinished_files(hub, tmp_path):
+    entry = add_mlc_repo(hub, shards=3)
+    hub.faults["params_shard_0.bin"] = ["slow"]  # the biggest, first: killed in its middle
+    home = tmp_path / "home"
+    env = {**os.environ, "DESKTOP_LLM_HOME": str(home)}
+    pull = subprocess.Popen(
+        [sys.executable, "-m", "desktop_llm", "models", "pull", GPU_ID],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    partial = home / "data" / "models" / ".downloads" / GPU_ID
+    deadline = time.monotonic() + 30
+    while not (partial / "params_shard_0.bin.part").is_file() or (
+        partial / "params_shard_0.bin.part").stat().st_size < SHARD // 3:
+        assert time.monotonic() < deadline and pull.poll() is None, pull.stdout.read().decode()
+        time.sleep(0.05)
+    finished_before = {p.name for p in partial.iterdir() if not p.name.endswith(".part")}
+    pull.send_signal(signal.SIGKILL)
+    pull.wait()
+    kept = (partial / "params_shard_0.bin.part").stat().st_size
+    assert kept > 0 and "params_shard_1.bin" in finished_before
+
+    hub.requests.clear()
+    again = subprocess.run(
+        [sys.executable, "-m", "desktop_llm", "models", "pull", GPU_ID],
+        env=env, capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "installed" in again.stdout
+    for name in finished_before - {"plan.json"}:
+        assert not hub.gets(name), f"{name} was fetched again"
+    resumed = hub.gets("params_shard_0.bin")
+    assert resumed and resumed[0].range == f"bytes={kept}-"
+    assert ModelStore(home / "data" / "models").verify(GPU_ID) == []
+
+
+def test_a_corrupted_file_is_detected_and_fetched_again(hub, tmp_path):
+    entry = add_mlc_repo(hub, shards=2)
+    hub.faults["params_shard_1.bin"] = ["corrupt"]
+    store = ModelStore(tmp_path / "models")
+    Download(store, entry).run()
+    assert len(hub.gets("params_shard_1.bin")) == 2
+    assert store.verify(GPU_ID) == []
+
+
+def test_a_file_damaged_every_time_fails_clearly_and_registers_nothing(hub, tmp_path):
+    entry = add_mlc_repo(hub, shards=2)
+    hub.faults["params_shard_1.bin"] = ["corrupt", "corrupt"]
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(DownloadError, match="params_shard_1.bin .* arrived damaged twice"):
+        Download(store, entry).run()
+    assert store.list() == []
+
+
+def test_a_truncated_model_library_is_detected_and_resumed(hub, tmp_path):
+    entry = add_mlc_repo(hub, shards=1)
+    lib = entry.model_lib_url.rsplit("/", 1)[1]
+    hub.faults[lib] = ["truncate"]
+    store = ModelStore(tmp_path / "models")
+    Download(store, entry, backoff=0.01).run()
+    gets = hub.gets(lib)
+    assert len(gets) == 2 and gets[1].range and gets[1].range != "bytes=0-"
+    assert store.verify(GPU_ID) == []
+    # Truncated later on disk: verify says so.
+    path = store.file_path(GPU_ID, lib)
+    path.write_bytes(path.read_bytes()[:1000])
+    assert store.verify(GPU_ID) == [f"{lib} is damaged (its sha256 has changed)"]
+
+
+def test_429_and_500_are_retried_with_backoff(hub, tmp_path):
+    entry = add_mlc_repo(hub, shards=1)
+    hub.faults["params_shard_0.bin"] = ["429", "500", "500"]
+    store = ModelStore(tmp_path / "models")
+    Download(store, entry, backoff=0.01).run()
+    assert len(hub.gets("params_shard_0.bin")) == 4
+    assert store.get(GPU_ID) is not None
+
+
+def test_persistent_500_ends_with_a_clear_error_keeping_finished_files(hub, tmp_path):
+    entry = add_mlc_repo(hub, shards=2)
+    hub.faults["params_shard_0.bin"] = ["500"] * 10
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(DownloadError) as failure:
+        Download(store, entry, backoff=0.01, workers=1).run()
+    assert str(failure.value) == (
+        "The hub had a server error (HTTP 500) for params_shard_0.bin; try again later."
+    )
+    assert store.list() == []
+    assert store.partial_downloads() == [GPU_ID]  # kept: the next attempt resumes
+
+
+def test_a_hub_that_is_down_gives_one_clear_sentence(hub, tmp_path, monkeypatch):
+    entry = add_mlc_repo(hub, shards=1)
+    hub.stop()
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(DownloadError) as failure:
+        Download(store, entry, backoff=0.01).run()
+    assert str(failure.value) == (
+        f"Could not reach the model hub at {hub.url}: check the internet connection."
+    )
+    assert store.list() == []
+
+
+def test_a_missing_repository_is_named(hub, tmp_path):
+    entry = catalog.find(GPU_ID)
+    with pytest.raises(DownloadError, match="was not found on the hub"):
+        Download(ModelStore(tmp_path / "models"), entry).run()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 16 MB tmpfs standing in for a nearly full disk."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.fail("mounting a tmpfs needs root (CI runs as root)")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_not_enough_free_space_is_refused_before_downloading(hub, small_disk):
+    entry = add_mlc_repo(hub, shards=6)  # about 19 MB
+    store = ModelStore(small_disk / "models")
+    with pytest.raises(DownloadError, match=r"needs 1\d\.\d MB more on the disk, but only"):
+        Download(store, entry).run()
+    assert not hub.gets("params_shard_0.bin")
+    assert store.list() == []
+
+
+def test_disk_filling_up_during_a_download_ends_clearly(hub, small_disk, monkeypatch):
+    entry = add_mlc_repo(hub, shards=2)  # about 6 MB: passes the free-space check
+    monkeypatch.setattr("desktop_llm.models.download.DISK_MARGIN", 0)
+    filler = small_disk / "other-program.dat"
+    hub.on_get.append(lambda name: hub.on_get.clear() or filler.write_bytes(b"\0" * (13 << 20)))
+    store = ModelStore(small_disk / "models")
+    with pytest.raises(DownloadError) as failure:
+        Download(store, entry).run()
+    assert str(failure.value) == (
+        f"The disk is full at {store.root}; free some space and download again."
+    )
+    assert store.list() == []
+    filler.unlink()
+    Download(store, entry).run()  # with space again, it completes
+    assert store.verify(GPU_ID) == []
+
+
+def test_cancel_leaves_nothing_and_delete_frees_the_bytes(hub, tmp_path):
+    entry = add_mlc_repo(hub, shards=3)
+    hub.faults["params_shard_0.bin"] = ["slow"]
+    store = ModelStore(tmp_path / "models")
+    download = Download(store, entry)
+    started = threading.Event()
+    download.on_progress = lambda p: p.done > SHARD and started.set()
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(_run(download)))
+    worker.start()
+    assert started.wait(30)
+    download.cancel()
+    worker.join(30)
+    assert outcome == ["cancelled"]
+    assert store.list() == [] and store.partial_downloads() == []
+
+    model = Download(store, entry).run()
+    size = sum(store.file_path(GPU_ID, name).stat().st_size for name in model.files)
+    manifest = (store.root / GPU_ID / "model.json").stat().st_size
+    assert store.delete(GPU_ID) == size + manifest
+    assert not (store.root / GPU_ID).exists() and store.list() == []
+
+
+def _run(download: Download) -> str:
+    try:
+        download.run()
+    except Cancelled:
+        return "cancelled"
+    return "finished"
