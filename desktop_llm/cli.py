@@ -9,7 +9,7 @@ from pathlib import Path
 
 from desktop_llm import __version__
 from desktop_llm.logs import setup_logging
-from desktop_llm.models.store import ModelStore
+from desktop_llm.models import commands as model_commands
 from desktop_llm.paths import AppPaths
 
 
@@ -33,9 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--probe-window", nargs=2, metavar=("URL", "STORAGE"), help=argparse.SUPPRESS
     )
     sub = parser.add_subparsers(dest="command")
-    models = sub.add_parser("models", help="the models on this machine")
-    models_sub = models.add_subparsers(dest="models_command", required=True)
-    models_sub.add_parser("list", help="list the models in the store")
+    model_commands.add_parser(sub)
     sub.add_parser("paths", help="show where settings, models and logs are kept")
     doctor = sub.add_parser("doctor", help="what this machine can run, and how to fix problems")
     doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
@@ -60,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         WebviewHost(Path(storage), hidden=True).run(url)
         return 0
     if args.command == "models":
-        return _models_list(paths)
+        return model_commands.run(args, paths)
     if args.command == "doctor":
         return _doctor(paths, args.json, not args.no_windows)
     if args.command == "paths":
@@ -86,15 +84,6 @@ def _run_app(paths: AppPaths, host: str | None, self_test: bool) -> int:
     outcome = "passed" if ok else "FAILED"
     print(f"self-test {outcome}: {detail}", file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
-
-
-def _models_list(paths: AppPaths) -> int:
-    entries = ModelStore(paths.models).list()
-    if not entries:
-        print("No models in the store yet; start the app once to add the built-in one.")
-    for entry in entries:
-        print(f"{entry.id:40} {entry.engine:7} {entry.size / 1e6:9.1f} MB  {entry.name}")
-    return 0
 
 
 def _doctor(paths: AppPaths, as_json: bool, probe: bool) -> int:

@@ -41,7 +41,9 @@ def add_mlc_repo(hub: Hub, model_id: str = GPU_ID, shards: int = 4) -> catalog.C
     entry = catalog.find(model_id)
     assert entry is not None
     files: dict[str, bytes] = {
-        "mlc-chat-config.json": json.dumps({"model_type": "llama", "context_window_size": 4096}).encode(),
+        "mlc-chat-config.json": json.dumps(
+            {"model_type": "llama", "context_window_size": 4096}
+        ).encode(),
         "tokenizer.json": json.dumps({"model": {"type": "BPE"}}).encode(),
         "README.md": b"# not needed by the engine",
         ".gitattributes": b"*.bin filter=lfs",
@@ -66,7 +68,9 @@ def test_full_download_reports_rising_progress_and_registers_the_model(hub, tmp_
     assert [m.id for m in store.list()] == [GPU_ID]
     downloaded = sorted(model.files)
     assert "README.md" not in downloaded and ".gitattributes" not in downloaded
-    assert "params_shard_3.bin" in downloaded and entry.model_lib_url.rsplit("/", 1)[1] in downloaded
+    assert (
+        "params_shard_3.bin" in downloaded and entry.model_lib_url.rsplit("/", 1)[1] in downloaded
+    )
     done = [r.done for r in reports]
     assert done == sorted(done), "progress went backwards"
     assert reports[-1].state == "done" and reports[-1].done == reports[-1].total
@@ -82,7 +86,11 @@ def test_every_gpu_catalog_record_resolves_to_local_urls_once_stored(hub, tmp_pa
     model's files are then all served by the local server (what localRecord() in the page uses)."""
     store = ModelStore(tmp_path / "models")
     gpu = [e for e in catalog.catalog() if e.engine == "webllm"]
-    assert {e.id.split("-q4")[0] for e in gpu} >= {"SmolLM2-360M-Instruct", "Llama-3.2-1B-Instruct", "Phi-3.5-mini-instruct"}
+    assert {e.id.split("-q4")[0] for e in gpu} >= {
+        "SmolLM2-360M-Instruct",
+        "Llama-3.2-1B-Instruct",
+        "Phi-3.5-mini-instruct",
+    }
     from desktop_llm.server.app import create_app  # noqa: F401  (the route shape below)
 
     for entry in gpu:
@@ -100,12 +108,17 @@ def test_killed_download_resumes_fetching_only_unfinished_files(hub, tmp_path):
     env = {**os.environ, "DESKTOP_LLM_HOME": str(home)}
     pull = subprocess.Popen(
         [sys.executable, "-m", "desktop_llm", "models", "pull", GPU_ID],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     partial = home / "data" / "models" / ".downloads" / GPU_ID
     deadline = time.monotonic() + 30
-    while not (partial / "params_shard_0.bin.part").is_file() or (
-        partial / "params_shard_0.bin.part").stat().st_size < SHARD // 3:
+    while (
+        not (partial / "params_shard_0.bin.part").is_file()
+        or (partial / "params_shard_0.bin.part").stat().st_size < SHARD // 3
+    ):
         assert time.monotonic() < deadline and pull.poll() is None, pull.stdout.read().decode()
         time.sleep(0.05)
     finished_before = {p.name for p in partial.iterdir() if not p.name.endswith(".part")}
@@ -117,7 +130,11 @@ def test_killed_download_resumes_fetching_only_unfinished_files(hub, tmp_path):
     hub.requests.clear()
     again = subprocess.run(
         [sys.executable, "-m", "desktop_llm", "models", "pull", GPU_ID],
-        env=env, capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "installed" in again.stdout
@@ -268,3 +285,79 @@ def _run(download: Download) -> str:
     except Cancelled:
         return "cancelled"
     return "finished"
+
+
+def cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_llm", *args],
+        env={**os.environ, "DESKTOP_LLM_HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_cli_pull_shows_progress_then_list_verify_rm(hub, tmp_path):
+    add_mlc_repo(hub, shards=2)
+    home = tmp_path / "home"
+    pulled = cli(home, "models", "pull", GPU_ID)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "100%" in pulled.stderr and "every file checked against its hash" in pulled.stdout
+    assert GPU_ID in cli(home, "models", "list").stdout
+    assert cli(home, "models", "verify", GPU_ID).stdout.endswith("every file matches its hash.\n")
+
+    shard = home / "data/models" / GPU_ID / "params_shard_1.bin"
+    shard.write_bytes(b"x" + shard.read_bytes()[1:])
+    damaged = cli(home, "models", "verify", GPU_ID)
+    assert damaged.returncode == 1
+    assert "params_shard_1.bin is damaged" in damaged.stderr
+
+    removed = cli(home, "models", "rm", GPU_ID)
+    assert removed.returncode == 0 and "MB freed" in removed.stdout
+    assert GPU_ID not in cli(home, "models", "list").stdout
+    unknown = cli(home, "models", "pull", "no-such-model")
+    assert unknown.returncode == 1 and "is not in the catalog" in unknown.stderr
+
+
+def test_import_a_gguf_file_and_an_mlc_folder(tmp_path):
+    home = tmp_path / "home"
+    gguf = tmp_path / "My Model.Q4.gguf"
+    gguf.write_bytes(b"GGUF" + os.urandom(5000))
+    imported = cli(home, "models", "import", str(gguf))
+    assert imported.returncode == 0, imported.stderr
+    store = ModelStore(home / "data/models")
+    entry = store.get("My-Model.Q4")
+    assert entry is not None and entry.engine == "wllama" and store.verify(entry.id) == []
+
+    folder = tmp_path / "Tiny-q4f32_1-MLC"
+    folder.mkdir()
+    (folder / "mlc-chat-config.json").write_text(
+        json.dumps({"quantization": "q4f32_1", "context_window_size": 2048})
+    )
+    (folder / "tensor-cache.json").write_text(
+        json.dumps({"records": [{"dataPath": "params_shard_0.bin"}]})
+    )
+    (folder / "tokenizer.json").write_text("{}")
+    missing_shard = cli(home, "models", "import", str(folder))
+    assert "lacks weight files: params_shard_0.bin" in missing_shard.stderr
+    (folder / "params_shard_0.bin").write_bytes(os.urandom(1000))
+    no_lib = cli(home, "models", "import", str(folder))
+    assert no_lib.returncode == 1 and "has no model library (.wasm)" in no_lib.stderr
+    (folder / "tiny-webgpu.wasm").write_bytes(b"\0asm\x01\0\0\0")
+    assert cli(home, "models", "import", str(folder)).returncode == 0
+    mlc = store.get("Tiny-q4f32_1-MLC")
+    assert mlc.engine == "webllm" and mlc.webllm["model_lib_file"] == "tiny-webgpu.wasm"
+    assert mlc.context_window == 2048 and mlc.webllm["required_features"] == []
+
+    not_a_model = tmp_path / "notes.txt"
+    not_a_model.write_text("hello")
+    refused = cli(home, "models", "import", str(not_a_model))
+    assert refused.returncode == 1 and "is not a GGUF model file" in refused.stderr
+    assert not store.partial_downloads()
+
+
+def test_compile_without_mlc_llm_says_how_to_install_it(tmp_path):
+    result = cli(tmp_path / "home", "models", "compile", str(tmp_path))
+    assert result.returncode == 3
+    assert "pip install --pre -f https://mlc.ai/wheels" in result.stderr

@@ -167,7 +167,9 @@ class Download:
                 data = json.loads(saved.read_text(encoding="utf-8"))
                 if data["repo"] == self.entry.repo:
                     return [PlannedFile(**item) for item in data["files"]]
-        commit = self._hub(lambda: self.api.model_info(self.entry.repo, revision=self.entry.revision).sha)
+        commit = self._hub(
+            lambda: self.api.model_info(self.entry.repo, revision=self.entry.revision).sha
+        )
         tree = self._hub(
             lambda: list(self.api.list_repo_tree(self.entry.repo, revision=commit, recursive=True))
         )

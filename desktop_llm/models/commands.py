@@ -1,0 +1,154 @@
+"""`desktop-llm models ...`: list, pull, rm, verify, import, compile."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from desktop_llm.models import catalog
+from desktop_llm.models.download import Download, DownloadError, Progress
+from desktop_llm.models.importer import ModelImportError, import_mlc_folder, import_path
+from desktop_llm.models.store import ModelStore
+from desktop_llm.paths import AppPaths
+
+MLC_INSTALL_HINT = """mlc-llm is not installed (it is not on PyPI). Install it from MLC's index:
+    pip install --pre -f https://mlc.ai/wheels mlc-llm-nightly-cpu mlc-ai-nightly-cpu
+(see https://llm.mlc.ai/docs/install/mlc_llm.html), then run this command again."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    models = sub.add_parser("models", help="the models on this machine, and downloads")
+    commands = models.add_subparsers(dest="models_command", required=True)
+    listing = commands.add_parser("list", help="list the models in the store")
+    listing.add_argument(
+        "--available", action="store_true", help="list the catalog of downloadable models instead"
+    )
+    pull = commands.add_parser("pull", help="download a model from the catalog (resumes)")
+    pull.add_argument("id", help="a catalog id, see `models list --available`")
+    rm = commands.add_parser("rm", help="delete a model and free its disk space")
+    rm.add_argument("id")
+    verify = commands.add_parser("verify", help="re-check a model's files against their hashes")
+    verify.add_argument("id")
+    add = commands.add_parser("import", help="add a GGUF file or an MLC model folder you have")
+    add.add_argument("path", type=Path)
+    compile_ = commands.add_parser(
+        "compile", help="compile a Hugging Face model for WebGPU with mlc-llm (optional extra)"
+    )
+    compile_.add_argument("source", type=Path, help="a local Hugging Face model folder")
+    compile_.add_argument("--quantization", default="q4f16_1", help="default: q4f16_1")
+    compile_.add_argument("--conv-template", default="chatml", help="mlc-llm's chat template name")
+
+
+def run(args: argparse.Namespace, paths: AppPaths) -> int:
+    store = ModelStore(paths.models)
+    command = args.models_command
+    try:
+        if command == "list":
+            return _list_available() if args.available else _list(store)
+        if command == "pull":
+            return _pull(store, args.id)
+        if command == "rm":
+            freed = store.delete(args.id)
+            print(f"Deleted {args.id}; {_mb(freed)} freed.")
+            return 0
+        if command == "verify":
+            problems = store.verify(args.id)
+            for problem in problems:
+                print(f"{args.id}: {problem}", file=sys.stderr)
+            if not problems:
+                print(f"{args.id}: every file matches its hash.")
+            return 1 if problems else 0
+        if command == "import":
+            entry = import_path(store, args.path)
+            print(f"Imported {entry.id} ({entry.engine}, {_mb(entry.size)}).")
+            return 0
+        if command == "compile":
+            return _compile(store, args.source, args.quantization, args.conv_template)
+    except FileNotFoundError as exc:
+        print(f"desktop-llm: no model {exc.args[0]} in the store.", file=sys.stderr)
+    except (DownloadError, ModelImportError, PermissionError) as exc:
+        print(f"desktop-llm: {exc}", file=sys.stderr)
+    return 1
+
+
+def _list(store: ModelStore) -> int:
+    entries = store.list()
+    if not entries:
+        print("No models in the store yet; start the app once to add the built-in one.")
+    for entry in entries:
+        print(f"{entry.id:40} {entry.engine:7} {_mb(entry.size):>10}  {entry.name}")
+    for model_id in store.partial_downloads():
+        if not model_id.startswith("."):
+            print(f"{model_id:40} unfinished download: `desktop-llm models pull {model_id}`")
+    return 0
+
+
+def _list_available() -> int:
+    for entry in catalog.catalog():
+        kind = "GPU" if entry.engine == "webllm" else "CPU"
+        print(
+            f"{entry.id:40} {kind}  about {_mb(entry.download_size):>9}  "
+            f"needs {entry.memory_mb:,} MB  {entry.license}"
+        )
+    return 0
+
+
+def _pull(store: ModelStore, model_id: str) -> int:
+    entry = catalog.find(model_id)
+    if entry is None:
+        print(
+            f"desktop-llm: {model_id} is not in the catalog; see `desktop-llm models list "
+            "--available`, or add a file you have with `desktop-llm models import PATH`.",
+            file=sys.stderr,
+        )
+        return 1
+    from tqdm import tqdm  # huggingface_hub's own progress bars
+
+    with tqdm(total=0, unit="B", unit_scale=True, desc=model_id, dynamic_ncols=True) as bar:
+
+        def show(progress: Progress) -> None:
+            if progress.total and bar.total != progress.total:
+                bar.total = progress.total
+            bar.update(max(0, progress.done - bar.n))
+
+        model = Download(store, entry, on_progress=show).run()
+    print(f"{model.id} installed ({_mb(model.size)}), every file checked against its hash.")
+    return 0
+
+
+def _compile(store: ModelStore, source: Path, quantization: str, template: str) -> int:
+    """Compile with mlc-llm (convert_weight, gen_config, compile for WebGPU), then import."""
+    if importlib.util.find_spec("mlc_llm") is None:
+        print(MLC_INSTALL_HINT, file=sys.stderr)
+        return 3
+    if not (source / "config.json").is_file():
+        print(f"desktop-llm: {source} is not a Hugging Face model folder.", file=sys.stderr)
+        return 1
+    name = f"{source.name}-{quantization}-MLC"
+    with tempfile.TemporaryDirectory(dir=store.root.parent) as work:
+        out = Path(work) / name
+        mlc = [sys.executable, "-m", "mlc_llm"]
+        steps = [
+            [*mlc, "convert_weight", str(source), "--quantization", quantization, "-o", str(out)],
+            [*mlc, "gen_config", str(source), "--quantization", quantization,
+             "--conv-template", template, "-o", str(out)],
+            [*mlc, "compile", str(out / "mlc-chat-config.json"), "--device", "webgpu",
+             "-o", str(out / f"{name}-webgpu.wasm")],
+        ]  # fmt: skip
+        for step in steps:
+            if subprocess.run(step).returncode != 0:
+                print(f"desktop-llm: mlc_llm {step[3]} failed (see above).", file=sys.stderr)
+                return 1
+        entry = import_mlc_folder(store, out)
+        shutil.rmtree(out, ignore_errors=True)
+    print(f"Compiled and imported {entry.id}.")
+    return 0
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
