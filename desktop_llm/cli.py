@@ -24,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the window, answer one prompt with the built-in model, exit 0 if it worked",
     )
     parser.add_argument(
+        "--model",
+        metavar="ID",
+        help="start with this model (default: the `model` setting); with --self-test, test it "
+        "instead of the built-in model",
+    )
+    parser.add_argument(
         "--host",
         choices=["auto", "webview", "browser"],
         help="the window to use (default: the `host` setting, normally auto)",
@@ -65,15 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("config", "data", "cache", "logs"):
             print(f"{name:7} {getattr(paths, name)}")
         return 0
-    return _run_app(paths, args.host, args.self_test)
+    return _run_app(paths, args.host, args.self_test, args.model)
 
 
-def _run_app(paths: AppPaths, host: str | None, self_test: bool) -> int:
+def _run_app(paths: AppPaths, host: str | None, self_test: bool, model: str | None) -> int:
     from desktop_llm.launcher import Launcher, LaunchError
     from desktop_llm.models.embedded import EmbeddedModelError
 
     try:
-        launcher = Launcher(paths, host, self_test=self_test)
+        launcher = Launcher(paths, host, self_test=self_test, start_model=model)
         status = launcher.run()
     except (LaunchError, EmbeddedModelError) as exc:
         print(f"desktop-llm: {exc}", file=sys.stderr)

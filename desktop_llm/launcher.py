@@ -35,8 +35,15 @@ class LaunchError(RuntimeError):
 class Launcher:
     """Owns the server and the current window; the bridge asks it to switch windows."""
 
-    def __init__(self, paths: AppPaths, host_choice: str | None = None, self_test: bool = False):
+    def __init__(
+        self,
+        paths: AppPaths,
+        host_choice: str | None = None,
+        self_test: bool = False,
+        start_model: str | None = None,
+    ):
         self.self_test = self_test
+        self.start_model = start_model
         self.paths = paths
         self.settings_file = SettingsFile(paths.settings_file)
         self.settings: Settings = self.settings_file.load()
@@ -75,9 +82,19 @@ class Launcher:
             raise LaunchError(f"The UI is not built ({UI_DIST_DIR}). Run `npm run build` in ui/.")
         self.paths.create()
         provision_embedded(self.store)
+        if self.start_model and self.store.get(self.start_model) is None:
+            raise LaunchError(
+                f"There is no model {self.start_model} in the store; "
+                "`desktop-llm models list` shows the ones there are."
+            )
         self.host_name = self._resolve_host(self.host_choice)
         self.bridge = Bridge(
-            self.settings_file, self.store, self, HistoryStore(self.paths.history_file), self.paths
+            self.settings_file,
+            self.store,
+            self,
+            HistoryStore(self.paths.history_file),
+            self.paths,
+            start_model=self.start_model,
         )
         sock = self._bind() if port is None else bind_loopback(port)
         self.server = LocalServer(self.bridge, UI_DIST_DIR, sock).start()
@@ -87,9 +104,9 @@ class Launcher:
         log.info("serving on %s", self.server.origin)
         return self.server
 
-    def open_file_dialog(self) -> list[str] | None:
+    def open_file_dialog(self, kind: str = "documents") -> list[str] | None:
         host = self._host
-        return host.open_file_dialog() if host is not None else None
+        return host.open_file_dialog(kind) if host is not None else None
 
     def save_file_dialog(self, suggested_name: str) -> str | None:
         host = self._host

@@ -38,6 +38,19 @@ def launcher(app_home: AppPaths) -> Iterator[Launcher]:
     app.server.stop()
 
 
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The loopback model hub (tests/hub.py), standing in for huggingface.co and the host of
+    WebLLM's model libraries; the app is pointed at it the way a user would point it at a mirror."""
+    from tests.hub import Hub
+
+    hub = Hub(tmp_path / "hub").start()
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("DESKTOP_LLM_MODEL_LIB_ENDPOINT", hub.url)
+    yield hub
+    hub.stop()
+
+
 @pytest.fixture(scope="session")
 def playwright_driver():
     from playwright.sync_api import sync_playwright

@@ -9,8 +9,10 @@ Repositories are made by the tests. Faults can be queued per file, one per GET:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import threading
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 LFS_SUFFIXES = (".bin", ".gguf", ".safetensors", ".wasm")
+SHARD = 3 << 20  # bytes of a generated weight shard
 SLOW_BYTES_PER_SECOND = 2 << 20
 
 
@@ -114,10 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def handle(self) -> None:
-        try:
+        # A client that stopped reading: a cancelled or killed download.
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
             super().handle()
-        except (ConnectionResetError, BrokenPipeError):
-            pass  # a client that stopped reading: a cancelled or killed download
 
     def do_GET(self) -> None:
         self._route(send_body=True)
@@ -243,3 +245,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def add_mlc_repo(hub: Hub, model_id: str, shards: int = 4):
+    """The catalog entry `model_id`'s repository as mlc-ai publishes one, with random weights
+    (WebLLM cannot run a model here anyway), plus its model library; returns the entry."""
+    from desktop_llm.models import catalog
+
+    entry = catalog.find(model_id)
+    assert entry is not None, model_id
+    files: dict[str, bytes] = {
+        "mlc-chat-config.json": json.dumps(
+            {"model_type": "llama", "context_window_size": 4096}
+        ).encode(),
+        "tokenizer.json": json.dumps({"model": {"type": "BPE"}}).encode(),
+        "README.md": b"# not needed by the engine",
+        ".gitattributes": b"*.bin filter=lfs",
+    }
+    records = []
+    for index in range(shards):
+        name = f"params_shard_{index}.bin"
+        files[name] = os.urandom(SHARD + index)
+        records.append({"dataPath": name, "nbytes": SHARD + index, "records": []})
+    files["tensor-cache.json"] = json.dumps({"records": records}).encode()
+    hub.add_repo(entry.repo, files)
+    hub.add_lib(entry.model_lib_url.rsplit("/", 1)[1], b"\0asm\x01\0\0\0" + os.urandom(200_000))
+    return entry

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,47 +19,14 @@ import pytest
 from desktop_llm.models import catalog
 from desktop_llm.models.download import Cancelled, Download, DownloadError
 from desktop_llm.models.store import ModelStore
-from tests.hub import Hub
+from tests.hub import SHARD, add_mlc_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_ID = "SmolLM2-360M-Instruct-q4f32_1-MLC"
-SHARD = 3 << 20
-
-
-@pytest.fixture
-def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    hub = Hub(tmp_path / "hub").start()
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.setenv("DESKTOP_LLM_MODEL_LIB_ENDPOINT", hub.url)
-    yield hub
-    hub.stop()
-
-
-def add_mlc_repo(hub: Hub, model_id: str = GPU_ID, shards: int = 4) -> catalog.CatalogEntry:
-    """An MLC model repository as mlc-ai publishes one, with random weights, plus its library."""
-    entry = catalog.find(model_id)
-    assert entry is not None
-    files: dict[str, bytes] = {
-        "mlc-chat-config.json": json.dumps(
-            {"model_type": "llama", "context_window_size": 4096}
-        ).encode(),
-        "tokenizer.json": json.dumps({"model": {"type": "BPE"}}).encode(),
-        "README.md": b"# not needed by the engine",
-        ".gitattributes": b"*.bin filter=lfs",
-    }
-    records = []
-    for index in range(shards):
-        name = f"params_shard_{index}.bin"
-        files[name] = os.urandom(SHARD + index)
-        records.append({"dataPath": name, "nbytes": SHARD + index, "records": []})
-    files["tensor-cache.json"] = json.dumps({"records": records}).encode()
-    hub.add_repo(entry.repo, files)
-    hub.add_lib(entry.model_lib_url.rsplit("/", 1)[1], b"\0asm\x01\0\0\0" + os.urandom(200_000))
-    return entry
 
 
 def test_full_download_reports_rising_progress_and_registers_the_model(hub, tmp_path):
-    entry = add_mlc_repo(hub)
+    entry = add_mlc_repo(hub, GPU_ID)
     store = ModelStore(tmp_path / "models")
     reports = []
     model = Download(store, entry, on_progress=reports.append).run()
@@ -102,7 +68,7 @@ def test_every_gpu_catalog_record_resolves_to_local_urls_once_stored(hub, tmp_pa
 
 
 def test_killed_download_resumes_fetching_only_unfinished_files(hub, tmp_path):
-    entry = add_mlc_repo(hub, shards=3)
+    add_mlc_repo(hub, GPU_ID, shards=3)
     hub.faults["params_shard_0.bin"] = ["slow"]  # the biggest, first: killed in its middle
     home = tmp_path / "home"
     env = {**os.environ, "DESKTOP_LLM_HOME": str(home)}
@@ -146,7 +112,7 @@ def test_killed_download_resumes_fetching_only_unfinished_files(hub, tmp_path):
 
 
 def test_a_corrupted_file_is_detected_and_fetched_again(hub, tmp_path):
-    entry = add_mlc_repo(hub, shards=2)
+    entry = add_mlc_repo(hub, GPU_ID, shards=2)
     hub.faults["params_shard_1.bin"] = ["corrupt"]
     store = ModelStore(tmp_path / "models")
     Download(store, entry).run()
@@ -155,16 +121,16 @@ def test_a_corrupted_file_is_detected_and_fetched_again(hub, tmp_path):
 
 
 def test_a_file_damaged_every_time_fails_clearly_and_registers_nothing(hub, tmp_path):
-    entry = add_mlc_repo(hub, shards=2)
+    entry = add_mlc_repo(hub, GPU_ID, shards=2)
     hub.faults["params_shard_1.bin"] = ["corrupt", "corrupt"]
     store = ModelStore(tmp_path / "models")
-    with pytest.raises(DownloadError, match="params_shard_1.bin .* arrived damaged twice"):
+    with pytest.raises(DownloadError, match=r"params_shard_1\.bin .* arrived damaged twice"):
         Download(store, entry).run()
     assert store.list() == []
 
 
 def test_a_truncated_model_library_is_detected_and_resumed(hub, tmp_path):
-    entry = add_mlc_repo(hub, shards=1)
+    entry = add_mlc_repo(hub, GPU_ID, shards=1)
     lib = entry.model_lib_url.rsplit("/", 1)[1]
     hub.faults[lib] = ["truncate"]
     store = ModelStore(tmp_path / "models")
@@ -179,7 +145,7 @@ def test_a_truncated_model_library_is_detected_and_resumed(hub, tmp_path):
 
 
 def test_429_and_500_are_retried_with_backoff(hub, tmp_path):
-    entry = add_mlc_repo(hub, shards=1)
+    entry = add_mlc_repo(hub, GPU_ID, shards=1)
     hub.faults["params_shard_0.bin"] = ["429", "500", "500"]
     store = ModelStore(tmp_path / "models")
     Download(store, entry, backoff=0.01).run()
@@ -188,7 +154,7 @@ def test_429_and_500_are_retried_with_backoff(hub, tmp_path):
 
 
 def test_persistent_500_ends_with_a_clear_error_keeping_finished_files(hub, tmp_path):
-    entry = add_mlc_repo(hub, shards=2)
+    entry = add_mlc_repo(hub, GPU_ID, shards=2)
     hub.faults["params_shard_0.bin"] = ["500"] * 10
     store = ModelStore(tmp_path / "models")
     with pytest.raises(DownloadError) as failure:
@@ -201,7 +167,7 @@ def test_persistent_500_ends_with_a_clear_error_keeping_finished_files(hub, tmp_
 
 
 def test_a_hub_that_is_down_gives_one_clear_sentence(hub, tmp_path, monkeypatch):
-    entry = add_mlc_repo(hub, shards=1)
+    entry = add_mlc_repo(hub, GPU_ID, shards=1)
     hub.stop()
     store = ModelStore(tmp_path / "models")
     with pytest.raises(DownloadError) as failure:
@@ -231,7 +197,7 @@ def small_disk(tmp_path: Path):
 
 
 def test_not_enough_free_space_is_refused_before_downloading(hub, small_disk):
-    entry = add_mlc_repo(hub, shards=6)  # about 19 MB
+    entry = add_mlc_repo(hub, GPU_ID, shards=6)  # about 19 MB
     store = ModelStore(small_disk / "models")
     with pytest.raises(DownloadError, match=r"needs 1\d\.\d MB more on the disk, but only"):
         Download(store, entry).run()
@@ -240,7 +206,7 @@ def test_not_enough_free_space_is_refused_before_downloading(hub, small_disk):
 
 
 def test_disk_filling_up_during_a_download_ends_clearly(hub, small_disk, monkeypatch):
-    entry = add_mlc_repo(hub, shards=2)  # about 6 MB: passes the free-space check
+    entry = add_mlc_repo(hub, GPU_ID, shards=2)  # about 6 MB: passes the free-space check
     monkeypatch.setattr("desktop_llm.models.download.DISK_MARGIN", 0)
     filler = small_disk / "other-program.dat"
     hub.on_get.append(lambda name: hub.on_get.clear() or filler.write_bytes(b"\0" * (13 << 20)))
@@ -257,7 +223,7 @@ def test_disk_filling_up_during_a_download_ends_clearly(hub, small_disk, monkeyp
 
 
 def test_cancel_leaves_nothing_and_delete_frees_the_bytes(hub, tmp_path):
-    entry = add_mlc_repo(hub, shards=3)
+    entry = add_mlc_repo(hub, GPU_ID, shards=3)
     hub.faults["params_shard_0.bin"] = ["slow"]
     store = ModelStore(tmp_path / "models")
     download = Download(store, entry)
@@ -299,7 +265,7 @@ def cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_pull_shows_progress_then_list_verify_rm(hub, tmp_path):
-    add_mlc_repo(hub, shards=2)
+    add_mlc_repo(hub, GPU_ID, shards=2)
     home = tmp_path / "home"
     pulled = cli(home, "models", "pull", GPU_ID)
     assert pulled.returncode == 0, pulled.stderr

@@ -19,14 +19,22 @@ from urllib.parse import urlsplit
 from desktop_llm import __version__
 from desktop_llm.api.relay import EngineRelay
 from desktop_llm.bridge.events import EventBus
-from desktop_llm.constants import APP_NAME
+from desktop_llm.constants import APP_NAME, EMBEDDED_MODEL_ID
 from desktop_llm.documents import DocumentError, extract_bytes, extract_file
 from desktop_llm.history import HistoryError, HistoryStore
+from desktop_llm.models import catalog
+from desktop_llm.models.download import DownloadManager
+from desktop_llm.models.importer import ModelImportError, import_path
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
 from desktop_llm.settings import Settings, SettingsError, SettingsFile
 
 log = logging.getLogger(__name__)
+
+_NO_IMPORT_HERE = (
+    "This window cannot hand files to the app; use the app window, or run "
+    "`desktop-llm models import PATH`."
+)
 
 
 class BridgeError(Exception):
@@ -46,7 +54,7 @@ class HostControl(Protocol):
 
     def switch_to(self, host: str) -> None: ...
 
-    def open_file_dialog(self) -> list[str] | None:
+    def open_file_dialog(self, kind: str = "documents") -> list[str] | None:
         """Paths the user chose in a native dialog ([] if cancelled); None: no native dialog."""
 
     def save_file_dialog(self, suggested_name: str) -> str | None:
@@ -69,9 +77,13 @@ class Bridge:
     events: EventBus = field(default_factory=EventBus)
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # WebGPU, by window kind
     settings_listeners: list[Callable[[Settings], None]] = field(default_factory=list)
+    start_model: str | None = None  # `desktop-llm --model ID`: this launch's model
 
     def __post_init__(self) -> None:
         self.relay = EngineRelay(self.events)
+        self.downloads = DownloadManager(
+            self.store, lambda progress: self.events.publish("download", progress.to_dict())
+        )
 
     def info(self) -> dict[str, Any]:
         return {
@@ -83,6 +95,7 @@ class Bridge:
             "host": self.hosts.current,
             "browser": self.hosts.browser_found(),
             "settings_warning": self.settings_file.warning,
+            "start_model": self.start_model,
             "folders": {
                 "data": str(self.paths.data),
                 "logs": str(self.paths.logs),
@@ -157,6 +170,77 @@ class Bridge:
 
     def list_models(self) -> list[dict[str, Any]]:
         return [entry.to_dict() for entry in self.store.list()]
+
+    # The model list: catalog, downloads, delete, verify, import
+
+    def model_catalog(self) -> dict[str, Any]:
+        installed = {entry.id for entry in self.store.list()}
+        partial = set(self.store.partial_downloads())
+        return {
+            "available": [
+                {
+                    **entry.to_dict(),
+                    "installed": entry.id in installed,
+                    "partial": entry.id in partial,
+                }
+                for entry in catalog.catalog()
+            ],
+            "disk": self.store.disk_usage(),
+            "downloads": self.downloads.states(),
+            "memory_total": _memory_total(),
+        }
+
+    def download_model(self, id: str) -> dict[str, Any]:
+        entry = catalog.find(id)
+        if entry is None:
+            raise BridgeError(f"{id} is not in the catalog.", 404)
+        if self.store.get(id) is not None:
+            raise BridgeError(f"{entry.name} is already installed.", 409)
+        self.downloads.start(entry)
+        return {"started": id}
+
+    def cancel_download(self, id: str) -> dict[str, Any]:
+        return {"cancelled": self.downloads.cancel(id)}
+
+    def delete_model(self, id: str) -> dict[str, Any]:
+        try:
+            freed = self.store.delete(id)
+        except FileNotFoundError:
+            raise BridgeError(f"There is no model {id}.", 404) from None
+        except PermissionError as exc:
+            raise BridgeError(str(exc), 409) from None
+        if self.settings_file.load().model == id:
+            self.settings_file.update({"model": EMBEDDED_MODEL_ID})
+        return {"deleted": id, "freed": freed}
+
+    def verify_model(self, id: str) -> dict[str, Any]:
+        try:
+            return {"id": id, "problems": self.store.verify(id)}
+        except FileNotFoundError:
+            raise BridgeError(f"There is no model {id}.", 404) from None
+
+    def import_model(self, kind: str) -> dict[str, Any]:
+        """Add a model the user chooses in a native dialog: a GGUF file or an MLC folder."""
+        if kind not in ("model-file", "model-folder"):
+            raise BridgeError("kind must be model-file or model-folder", field_name="kind")
+        paths = self.hosts.open_file_dialog(kind)
+        if paths is None:
+            raise BridgeError(_NO_IMPORT_HERE, 501)
+        return {"imported": [self._import(Path(p)) for p in paths[:1]]}
+
+    def import_dropped_model(self, names: list[str]) -> dict[str, Any]:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise BridgeError("names must be a list of file names", field_name="names")
+        paths = self.hosts.take_dropped_paths(names)
+        if paths is None:
+            raise BridgeError(_NO_IMPORT_HERE, 501)
+        return {"imported": [self._import(Path(p)) for p in paths]}
+
+    def _import(self, path: Path) -> dict[str, Any]:
+        try:
+            return import_path(self.store, path).to_dict()
+        except (ModelImportError, OSError) as exc:
+            raise BridgeError(str(exc), 422) from None
 
     def switch_host(self, host: str) -> dict[str, Any]:
         if host not in ("webview", "browser"):
@@ -299,3 +383,11 @@ def _history_errors():
         raise BridgeError(str(exc), 404 if "no conversation" in str(exc) else 400) from exc
     except (TypeError, ValueError) as exc:
         raise BridgeError(f"Wrong arguments: {exc}") from exc
+
+
+def _memory_total() -> int | None:
+    """Bytes of RAM, to tell which models fit; None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -14,8 +14,9 @@ class Host(Protocol):
     def close(self) -> None:
         """Close the window from another thread; `run` then returns."""
 
-    def open_file_dialog(self) -> list[str] | None:
-        """Paths chosen in a native open dialog ([] if cancelled); None: this host has none."""
+    def open_file_dialog(self, kind: str = "documents") -> list[str] | None:
+        """Paths chosen in a native open dialog ([] if cancelled); None: this host has none.
+        kind: "documents", "model-file" (a GGUF) or "model-folder" (an MLC folder)."""
 
     def save_file_dialog(self, suggested_name: str) -> str | None:
         """A path chosen in a native save dialog ("" if cancelled); None: this host has none."""

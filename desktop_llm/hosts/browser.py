@@ -91,7 +91,7 @@ class BrowserHost:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
 
-    def open_file_dialog(self) -> list[str] | None:
+    def open_file_dialog(self, kind: str = "documents") -> list[str] | None:
         return None  # the page uses its own file input and sends the bytes
 
     def save_file_dialog(self, suggested_name: str) -> str | None:

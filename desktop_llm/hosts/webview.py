@@ -21,6 +21,7 @@ from desktop_llm.hosts.base import running_as_root
 from desktop_llm.hosts.chromium_flags import merge_flag_string
 
 DOCUMENT_TYPES = ("Documents (*.txt;*.md;*.html;*.htm;*.pdf;*.docx)", "All files (*.*)")
+MODEL_FILE_TYPES = ("GGUF models (*.gguf)", "All files (*.*)")
 _GUI = {"Linux": "qt", "Windows": "edgechromium", "Darwin": "cocoa"}
 _FLAGS_ENV = {
     "Linux": "QTWEBENGINE_CHROMIUM_FLAGS",
@@ -66,14 +67,19 @@ class WebviewHost:
         if self._window is not None:
             self._window.destroy()
 
-    def open_file_dialog(self) -> list[str] | None:
+    def open_file_dialog(self, kind: str = "documents") -> list[str] | None:
         import webview
 
         if self._window is None:
             return None
-        chosen = self._window.create_file_dialog(
-            webview.FileDialog.OPEN, allow_multiple=True, file_types=DOCUMENT_TYPES
-        )
+        if kind == "model-folder":
+            chosen = self._window.create_file_dialog(webview.FileDialog.FOLDER)
+        else:
+            chosen = self._window.create_file_dialog(
+                webview.FileDialog.OPEN,
+                allow_multiple=kind == "documents",
+                file_types=MODEL_FILE_TYPES if kind == "model-file" else DOCUMENT_TYPES,
+            )
         return list(chosen or [])
 
     def save_file_dialog(self, suggested_name: str) -> str | None:

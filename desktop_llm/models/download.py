@@ -508,3 +508,59 @@ def _human(size: int) -> str:
             return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
         size /= 1000
     return f"{size:.1f} TB"
+
+
+class DownloadManager:
+    """The app's downloads, one thread each; every progress report goes to `publish`."""
+
+    def __init__(self, store: ModelStore, publish: Callable[[Progress], None]):
+        self.store = store
+        self.publish = publish
+        self._active: dict[str, Download] = {}
+        self._last: dict[str, Progress] = {}
+        self._lock = threading.Lock()
+
+    def start(self, entry: CatalogEntry) -> None:
+        with self._lock:
+            if entry.id in self._active:
+                return
+            download = Download(self.store, entry, on_progress=self._progress)
+            self._active[entry.id] = download
+        threading.Thread(target=self._run, args=(download,), daemon=True).start()
+
+    def cancel(self, model_id: str) -> bool:
+        """Stop a download and delete its partial files; also one left by an earlier run."""
+        with self._lock:
+            download = self._active.get(model_id)
+        if download is not None:
+            download.cancel()
+            return True
+        folder = self.store.partial_dir(model_id)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            self._progress(Progress(model_id, "cancelled"))
+            return True
+        return False
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {model_id: p.to_dict() for model_id, p in self._last.items()}
+
+    def _progress(self, progress: Progress) -> None:
+        with self._lock:
+            self._last[progress.model_id] = progress
+        self.publish(progress)
+
+    def _run(self, download: Download) -> None:
+        try:
+            download.run()
+        except (Cancelled, DownloadError):
+            pass  # reported through progress
+        except Exception as exc:  # a bug: still tell the user, and keep the log
+            log.exception("download of %s failed", download.entry.id)
+            self._progress(
+                Progress(download.entry.id, "failed", error=f"The download failed: {exc}")
+            )
+        finally:
+            with self._lock:
+                self._active.pop(download.entry.id, None)

@@ -31,8 +31,11 @@ export function acceptDocuments({ host, overlay, fileInput, openButton, onDocume
   let depth = 0;
   const show = (visible) => { overlay.hidden = !visible; };
 
+  // Drops on an open dialog (the model list takes model files) are the dialog's own business.
+  const inDialog = (event) => Boolean(event.target.closest?.('dialog[open]'));
   document.addEventListener('dragenter', (event) => {
     event.preventDefault();
+    if (inDialog(event)) return;
     depth += 1;
     show(true);
   });
@@ -43,6 +46,7 @@ export function acceptDocuments({ host, overlay, fileInput, openButton, onDocume
   document.addEventListener('dragover', (event) => event.preventDefault());
   document.addEventListener('drop', async (event) => {
     event.preventDefault();
+    if (inDialog(event)) return;
     depth = 0;
     show(false);
     const files = [...(event.dataTransfer?.files || [])];

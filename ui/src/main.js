@@ -10,6 +10,7 @@ import { HistorySidebar } from './history.js';
 import { SettingsPanel } from './settings-panel.js';
 import { showDiagnostics } from './diagnostics.js';
 import { LocalApiWorker } from './local-api.js';
+import { ModelsPanel } from './models.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -24,6 +25,7 @@ const ui = {
   historySearch: $('history-search'), openSettings: $('open-settings'),
   settingsDialog: $('settings-dialog'), openDiagnostics: $('open-diagnostics'),
   diagnosticsDialog: $('diagnostics-dialog'), apiActivity: $('api-activity'),
+  openModels: $('open-models'), modelsDialog: $('models-dialog'),
 };
 
 const state = {
@@ -239,7 +241,7 @@ function fillModelPicker() {
   }));
 }
 
-async function boot({ embeddedOnly = false } = {}) {
+async function boot({ ignoreSavedModel = false } = {}) {
   const [info, settings, models, gpu] = await Promise.all([
     bridge.info(), bridge.settings(), bridge.models(), probeWebGPU(),
   ]);
@@ -261,9 +263,12 @@ async function boot({ embeddedOnly = false } = {}) {
     settings: (values) => { state.settings = values; applyTheme(values.theme); },
     'api-request': (job) => localApi.run(job),
     'api-cancel': ({ id }) => localApi.cancel(id),
+    download: (progress) => modelsPanel.onProgress(progress),
   });
-  const model = embeddedOnly ? models.find((m) => m.embedded)
-    : models.find((m) => m.id === state.settings.model) || models.find((m) => m.embedded) || models[0];
+  // `desktop-llm --model ID` names the model for this launch; the self-test uses it or the built-in.
+  const byId = (id) => models.find((m) => m.id === id);
+  const model = ignoreSavedModel ? byId(info.start_model) || models.find((m) => m.embedded)
+    : byId(info.start_model) || byId(state.settings.model) || models.find((m) => m.embedded) || models[0];
   if (!model) {
     setEngineState('error', 'No model is installed. Add one from the models list.');
     return;
@@ -287,6 +292,20 @@ const settingsPanel = new SettingsPanel(ui.settingsDialog, (values) => {
   applyTheme(values.theme);
 });
 ui.openSettings.addEventListener('click', () => settingsPanel.open(state.info));
+const modelsPanel = new ModelsPanel(ui.modelsDialog, {
+  getContext: () => ({ gpu: state.gpu, info: state.info }),
+  onChange: async () => {
+    state.models = await bridge.models();
+    const current = ui.select.value;
+    fillModelPicker();
+    ui.select.value = state.models.some((m) => m.id === current) ? current : state.model?.id || '';
+  },
+  onUse: (id) => {
+    ui.select.value = id;
+    ui.select.dispatchEvent(new Event('change'));
+  },
+});
+ui.openModels.addEventListener('click', () => modelsPanel.open());
 ui.openDiagnostics.addEventListener('click', () => showDiagnostics(ui.diagnosticsDialog, state.gpu, state.info));
 $('diagnostics-close').addEventListener('click', () => ui.diagnosticsDialog.close());
 $('diagnostics-copy').addEventListener('click', () => navigator.clipboard.writeText(ui.diagnosticsDialog.dataset.facts || ''));
@@ -322,7 +341,7 @@ async function probeOnly(host) {
 
 /** `desktop-llm --self-test`: load the built-in model, answer one prompt, report. */
 async function selfTest() {
-  await boot({ embeddedOnly: true });
+  await boot({ ignoreSavedModel: true });
   if (document.body.dataset.engineState !== 'ready') {
     await bridge.selfTestResult(false, ui.status.textContent || 'the built-in model did not load');
     return;
