@@ -1,0 +1,96 @@
+"""The model list in the real page (headless Chromium, SwiftShader WebGPU): which models this
+machine can run, a GGUF model downloaded from the loopback hub with the real huggingface_hub
+client that then answers in the real CPU engine without a request leaving loopback, delete."""
+
+from __future__ import annotations
+
+from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+from desktop_llm.models import catalog
+from tests.conftest import ask, set_greedy, wait_ready, wait_until
+from tests.hub import add_mlc_repo
+
+CPU_ID = "smollm2-360m-instruct-q8_0"
+F16_ID = "SmolLM2-360M-Instruct-q4f16_1-MLC"
+F32_ID = "SmolLM2-360M-Instruct-q4f32_1-MLC"
+
+
+def row(page, model_id: str):
+    return page.locator(f"#models-available li[data-id='{model_id}']")
+
+
+def test_model_list_marks_what_fits_and_proposes_the_closest(browser_page, launcher):
+    page = browser_page
+    wait_ready(page)
+    page.click("#open-models")
+    row(page, F16_ID).wait_for()
+    # SwiftShader has WebGPU but no shader-f16: the q4f16 build cannot run, its q4f32 twin can.
+    assert row(page, F16_ID).get_attribute("data-fit") == "no"
+    fit = row(page, F16_ID).locator(".fit").inner_text()
+    assert "shader-f16" in fit and "q4f32" in fit
+    assert row(page, F32_ID).get_attribute("data-fit") == "yes"
+    row(page, F16_ID).locator(".fit button").click()
+    assert "highlight" in row(page, F32_ID).get_attribute("class")
+    assert row(page, CPU_ID).get_attribute("data-fit") == "yes"
+    facts = row(page, CPU_ID).locator(".facts").inner_text()
+    assert "download" in facts and "memory" in facts and "Apache-2.0" in facts
+    installed = page.locator("#models-installed li").all_inner_texts()
+    assert any("built in" in text for text in installed)
+    assert "free on that disk" in page.text_content("#models-disk")
+
+
+def test_downloaded_gguf_model_answers_with_no_request_leaving_loopback(
+    browser_page, launcher, hub
+):
+    """The hub serves the built-in model's bytes under a catalog entry's name: a real GGUF the
+    real engine can run, where the real entry's 386 MB file cannot be had here."""
+    entry = catalog.find(CPU_ID)
+    hub.add_repo(entry.repo, {entry.files[0]: EMBEDDED_DIR / EMBEDDED_MODEL_FILE})
+    add_mlc_repo(hub, F32_ID, shards=1)
+    set_greedy(launcher)
+    page = browser_page
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    wait_ready(page)
+
+    page.click("#open-models")
+    row(page, CPU_ID).locator("button", has_text="Download").click()
+    page.locator(f"#models-installed li[data-id='{CPU_ID}']").wait_for(timeout=120_000)
+    assert "is ready to use" in page.text_content("#models-message")
+    assert launcher.store.verify(CPU_ID) == []
+
+    page.locator(f"#models-installed li[data-id='{CPU_ID}'] button", has_text="Use").click()
+    wait_until(
+        page,
+        "() => document.body.dataset.engineState === 'ready'"
+        " && document.querySelector('#engine-status').textContent.includes('360M')",
+        timeout=90,
+    )
+    assert ask(page, "What is the capital of France?").strip()
+    origin = launcher.server.origin
+    outside = [u for u in requests if not u.startswith((origin, "data:", "blob:"))]
+    assert not outside, outside
+    assert any(f"/models/{CPU_ID}/resolve/main/" in u for u in requests)
+
+    # A GPU model downloads too, with its library; then delete frees its bytes.
+    hub.faults["params_shard_0.bin"] = ["slow"]  # slow enough to watch the progress bar
+    page.click("#open-models")
+    row(page, F32_ID).locator("button", has_text="Download").click()
+    transfer = row(page, F32_ID).locator(".transfer")
+    transfer.wait_for()
+    wait_until(
+        page,
+        "id => /MB of .* MB/.test("
+        "document.querySelector(`li[data-id='${id}'] .transfer`)?.textContent)",
+        F32_ID,
+    )
+    assert row(page, F32_ID).locator("button", has_text="Cancel").is_visible()
+    installed = page.locator(f"#models-installed li[data-id='{F32_ID}']")
+    installed.wait_for(timeout=60_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    installed.locator("button", has_text="Delete").click()
+    wait_until(
+        page, "() => document.querySelector('#models-message').textContent.includes('freed')"
+    )
+    assert launcher.store.get(F32_ID) is None
+    message = page.text_content("#models-message")
+    assert message.startswith("Deleted SmolLM2 360M Instruct (4-bit, 32-bit float shaders)")
