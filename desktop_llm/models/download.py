@@ -24,6 +24,7 @@ import fnmatch
 import hashlib
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -50,7 +51,9 @@ from desktop_llm.models.store import ModelEntry, ModelStore
 log = logging.getLogger(__name__)
 
 CHUNK = 4 << 20  # bytes per read when hashing a file
-WORKERS = 4  # files fetched in parallel
+# Files fetched in parallel: enough to fill a fast line, no more than the cores can hash and
+# write (on 2 cores, 4 at a time was slower than 2: measured in bench/bench_models.py).
+WORKERS = max(2, min(4, os.cpu_count() or 2))
 RETRIES = 4  # further attempts after a 429, a 5xx or a dropped connection
 BACKOFF = 0.5  # seconds before the first retry; doubles each time
 MAX_RETRY_AFTER = 30.0  # the longest Retry-After we honour
@@ -292,13 +295,14 @@ class Download:
         )
 
     def _fetch(self, planned: PlannedFile) -> dict[str, str]:
-        """GET into <file>.part, resuming what is there; returns its sha256 and git sha1."""
+        """GET into <file>.part, resuming what is there; returns its sha256 and git sha1,
+        computed as the bytes arrive (a resumed file's first part is read back once)."""
         part = self.folder / (planned.path + ".part")
         for attempt in range(RETRIES + 1):
             self._check_cancel()
             offset = _on_disk(self.folder, planned.path + ".part")
             if planned.size is not None and offset >= planned.size:
-                return _hashes_of(part, planned)
+                return _Hashes.of_file(part, planned).digest()
             headers = {"Range": f"bytes={offset}-"} if offset else {}
             try:
                 with get_session().stream("GET", planned.url, headers=headers) as response:
@@ -314,11 +318,12 @@ class Download:
                         continue
                     if response.status_code != 206:
                         offset = 0  # the server sent the whole file
-                    self._write(response, part, offset)
+                    hashes = _Hashes.of_file(part, planned) if offset else _Hashes(planned)
+                    self._write(response, part, offset, hashes)
                     length = _expected_length(response, offset)
                     if length is not None and part.stat().st_size != length:
                         raise httpx2.RemoteProtocolError("the connection closed early")
-                return _hashes_of(part, planned)
+                return hashes.digest()
             except httpx2.TransportError as exc:
                 if attempt == RETRIES:
                     if isinstance(exc, httpx2.ConnectError):
@@ -330,7 +335,7 @@ class Download:
                 self._sleep(attempt, None)
         raise AssertionError("unreachable")
 
-    def _write(self, response: httpx2.Response, part: Path, offset: int) -> None:
+    def _write(self, response: httpx2.Response, part: Path, offset: int, hashes: _Hashes) -> None:
         with part.open("r+b" if offset else "wb") as out:
             out.seek(offset)
             out.truncate()
@@ -339,6 +344,7 @@ class Download:
             for chunk in response.iter_raw():
                 self._check_cancel()
                 out.write(chunk)
+                hashes.update(chunk)
                 self._counter.add(len(chunk))
 
     def _sleep(self, attempt: int, response: httpx2.Response | None) -> None:
@@ -447,15 +453,30 @@ def _expected_length(response: httpx2.Response, offset: int) -> int | None:
     return offset + int(length) if length and length.isdigit() else None
 
 
-def _hashes_of(part: Path, planned: PlannedFile) -> dict[str, str]:
-    sha256 = hashlib.sha256()
-    git = hashlib.sha1(f"blob {part.stat().st_size}\0".encode()) if planned.git_oid else None
-    with part.open("rb") as data:
-        while chunk := data.read(CHUNK):
-            sha256.update(chunk)
-            if git is not None:
-                git.update(chunk)
-    return {"sha256": sha256.hexdigest(), "git": git.hexdigest() if git else ""}
+class _Hashes:
+    """A file's sha256, and its git blob sha1 where the hub gave one (files kept in git)."""
+
+    def __init__(self, planned: PlannedFile):
+        self.sha256 = hashlib.sha256()
+        self.git = None
+        if planned.git_oid and planned.size is not None:  # git hashes a header, then the bytes
+            self.git = hashlib.sha1(f"blob {planned.size}\0".encode())
+
+    @classmethod
+    def of_file(cls, path: Path, planned: PlannedFile) -> _Hashes:
+        hashes = cls(planned)
+        with path.open("rb") as data:
+            while chunk := data.read(CHUNK):
+                hashes.update(chunk)
+        return hashes
+
+    def update(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        if self.git is not None:
+            self.git.update(chunk)
+
+    def digest(self) -> dict[str, str]:
+        return {"sha256": self.sha256.hexdigest(), "git": self.git.hexdigest() if self.git else ""}
 
 
 def _hash_problem(planned: PlannedFile, digest: dict[str, str], part: Path) -> str | None:
