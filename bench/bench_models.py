@@ -210,17 +210,29 @@ def bench_serving(rounds: int) -> None:
 
 
 def bench_profile_growth() -> None:
-    """The same measure as tests/test_offline.py, printed."""
-    import pytest
+    """The real Qt window loads a downloaded GGUF model; how much its profile grows."""
+    from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+    from desktop_llm.models import catalog
+    from desktop_llm.paths import AppPaths
+    from tests.test_offline import CPU_ID, folder_size, self_test
+    from tests.xvfb import virtual_display
 
-    code = pytest.main(
-        [
-            "-q",
-            "-s",
-            "tests/test_offline.py::test_loading_a_model_grows_the_webview_profile_by_under_one_percent_of_it",
-        ]
-    )
-    print(f"profile growth test exit code {code}")
+    work = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    hub = Hub(work / "hub").start()
+    entry = catalog.find(CPU_ID)
+    hub.add_repo(entry.repo, {entry.files[0]: EMBEDDED_DIR / EMBEDDED_MODEL_FILE})
+    paths = AppPaths.under(work / "home")
+    Download(ModelStore(paths.models), entry, endpoint=hub.url).run()
+    hub.stop()
+    with virtual_display() as display:
+        self_test(work / "home", display)  # the built-in model first: the profile exists
+        before = folder_size(paths.webview_storage)
+        self_test(work / "home", display, "--model", CPU_ID)
+        growth = folder_size(paths.webview_storage) - before
+    size = ModelStore(paths.models).get(CPU_ID).size
+    shutil.rmtree(work)
+    print(f"webview profile growth on loading a {size / 1e6:.0f} MB model: {growth / 1e3:.0f} kB")
+    print(f"  growth / model size: {growth / size:.5f}")
 
 
 def main() -> None:

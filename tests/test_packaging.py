@@ -125,6 +125,14 @@ def test_deb_installs_a_menu_entry_that_answers_offline_and_uninstalls_cleanly(
     ).is_file()
     install_after = {path: os.lstat(path).st_mtime_ns for path in files_under("/opt/desktop-llm")}
     assert install_after == install_before, output
+    # ...and only into the app's own platformdirs folders (Qt would add ~/.pywebview and
+    # ~/.cache/<program name> if left alone).
+    made = {str(p.relative_to(home)) for p in home.glob("*/*") if p.parent.name != "empty-bin"}
+    made |= {str(p.relative_to(home)) for p in home.glob(".local/*/*")}
+    assert made <= {
+        ".cache/desktop-llm", ".config/desktop-llm", ".local/share", ".local/state",
+        ".local/share/desktop-llm", ".local/state/desktop-llm",
+    }, made  # fmt: skip
 
     version = subprocess.run(
         ["/usr/bin/desktop-llm", "--version"], env=clean_env(display, home), capture_output=True

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from desktop_llm.constants import APP_NAME
+from desktop_llm.constants import APP_ID, APP_NAME
 from desktop_llm.hosts.base import running_as_root
 from desktop_llm.hosts.chromium_flags import merge_flag_string
 
@@ -123,6 +123,7 @@ class WebviewHost:
             if running_as_root():
                 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
             _merge_pywebview_flags(env_name)
+            _keep_qt_files_under(self.storage)
 
 
 def _record_dropped_paths() -> None:
@@ -130,6 +131,22 @@ def _record_dropped_paths() -> None:
     from webview.dom import _dnd_state
 
     _dnd_state["num_listeners"] = max(1, _dnd_state["num_listeners"])
+
+
+def _keep_qt_files_under(storage: Path) -> None:
+    """Keep every file QtWebEngine writes inside the app's webview folder.
+
+    pywebview's Qt backend reads `storage_path` when it is imported, which the flag merge below
+    does before start() sets it: the profile would land in ~/.pywebview. And Qt puts the HTTP cache
+    and its own data under the XDG folders, named after the program (~/.cache/__main__.py/...).
+    """
+    import webview.platforms.qt as qt_backend
+    from qtpy.QtCore import QCoreApplication
+
+    QCoreApplication.setApplicationName(APP_ID)  # also the window's WM_CLASS, as the menu entry says
+    os.environ["XDG_CACHE_HOME"] = str(storage / "cache")
+    os.environ["XDG_DATA_HOME"] = str(storage / "data")
+    qt_backend._profile_storage_path = str(storage)
 
 
 def _merge_pywebview_flags(env_name: str) -> None:
