@@ -143,7 +143,7 @@ def _keep_qt_files_under(storage: Path) -> None:
     import webview.platforms.qt as qt_backend
     from qtpy.QtCore import QCoreApplication
 
-    QCoreApplication.setApplicationName(APP_ID)  # also the window's WM_CLASS, as the menu entry says
+    QCoreApplication.setApplicationName(APP_ID)  # also the WM_CLASS the menu entry names
     os.environ["XDG_CACHE_HOME"] = str(storage / "cache")
     os.environ["XDG_DATA_HOME"] = str(storage / "data")
     qt_backend._profile_storage_path = str(storage)
