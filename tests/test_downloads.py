@@ -47,24 +47,25 @@ def test_full_download_reports_rising_progress_and_registers_the_model(hub, tmp_
     assert model.webllm["model_lib_file"] == entry.model_lib_url.rsplit("/", 1)[1]
 
 
-def test_every_gpu_catalog_record_resolves_to_local_urls_once_stored(hub, tmp_path):
-    """Each GPU record from the installed web-llm is downloaded from the loopback hub; the stored
-    model's files are then all served by the local server (what localRecord() in the page uses)."""
-    store = ModelStore(tmp_path / "models")
-    gpu = [e for e in catalog.catalog() if e.engine == "webllm"]
-    assert {e.id.split("-q4")[0] for e in gpu} >= {
-        "SmolLM2-360M-Instruct",
-        "Llama-3.2-1B-Instruct",
-        "Phi-3.5-mini-instruct",
-    }
-    from desktop_llm.server.app import create_app  # noqa: F401  (the route shape below)
+def test_every_gpu_catalog_record_resolves_to_local_urls_once_stored(hub, launcher):
+    """Each GPU record from the installed web-llm is downloaded from the loopback hub; then every
+    URL the page gives WebLLM for it (ui/src/engines/webllm.js localRecord: the model's files and
+    its library under /models/<id>/resolve/main/) is answered by the local server."""
+    import httpx
 
+    gpu = [e for e in catalog.catalog() if e.engine == "webllm"]
+    families = {e.id.split("-q4")[0] for e in gpu}
+    assert {"SmolLM2-360M-Instruct", "Llama-3.2-1B-Instruct", "Phi-3.5-mini-instruct"} <= families
+    assert all(e.model_lib_url.startswith("https://raw.githubusercontent.com/") for e in gpu)
+    session = httpx.Client(base_url=launcher.server.origin)
+    session.get(launcher.server.launch_url().removeprefix(launcher.server.origin))
     for entry in gpu:
         add_mlc_repo(hub, entry.id, shards=1)
-        model = Download(store, entry).run()
-        for name in [*model.files, model.webllm["model_lib_file"]]:
-            assert store.file_path(entry.id, name).is_file()
-        assert model.webllm.get("model") is None and model.webllm.get("model_lib") is None
+        model = Download(launcher.store, entry).run()
+        assert "model" not in model.webllm and "model_lib" not in model.webllm
+        for name in {*model.files, model.webllm["model_lib_file"]}:
+            response = session.head(f"/models/{entry.id}/resolve/main/{name}")
+            assert response.status_code == 200, (entry.id, name)
 
 
 def test_killed_download_resumes_fetching_only_unfinished_files(hub, tmp_path):
@@ -327,3 +328,16 @@ def test_compile_without_mlc_llm_says_how_to_install_it(tmp_path):
     result = cli(tmp_path / "home", "models", "compile", str(tmp_path))
     assert result.returncode == 3
     assert "pip install --pre -f https://mlc.ai/wheels" in result.stderr
+
+
+def test_a_store_that_cannot_be_written_gives_one_clear_sentence(hub, small_disk):
+    entry = add_mlc_repo(hub, GPU_ID, shards=1)
+    store = ModelStore(small_disk / "models")
+    store.root.mkdir()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        with pytest.raises(DownloadError) as failure:
+            Download(store, entry).run()
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert str(failure.value) == f"Desktop LLM cannot write to {store.root}: permission denied."
