@@ -1,7 +1,9 @@
 """The real app with one test-only addition: the test can drop a file on the real Qt window, through
 pywebview's own drop handling, by sending its path to a loopback port (TEST_DROP_PORT). The drop
 is synthesized as Qt drag-enter, drag-move and drop events on the web view, on the GUI thread,
-as the window system would deliver them. The shipped app has no such hook.
+as the window system would deliver them. The shipped app has no such hook. The message is the
+file's path, or "X Y" (a point in the page, in pixels) on a first line and the path on the next;
+without a point the drop lands in the middle of the window.
 
     python tests/qt_drop_app.py --host webview
 """
@@ -32,9 +34,11 @@ def _serve_drops(host: WebviewHost) -> None:
     while True:
         conn, _ = server.accept()
         with conn:
-            path = conn.recv(65536).decode()
+            message = conn.recv(65536).decode()
+            point, _, path = message.rpartition("\n")
+            at = tuple(int(float(v)) for v in point.split()) if point else None
             window = host._window
-            _on_gui_thread(window, lambda p=path, w=window: _drop(w, p))
+            _on_gui_thread(window, lambda p=path, w=window, a=at: _drop(w, p, a))
             conn.sendall(b"ok")
 
 
@@ -44,7 +48,7 @@ def _on_gui_thread(window, function) -> None:
     QTimer.singleShot(0, window.native, function)
 
 
-def _drop(window, path: str) -> None:
+def _drop(window, path: str, at: tuple[int, int] | None) -> None:
     from qtpy.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
     from qtpy.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
     from qtpy.QtWidgets import QApplication
@@ -52,7 +56,7 @@ def _drop(window, path: str) -> None:
     view = window.native.webview
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(path)])
-    center = QPoint(view.width() // 2, view.height() // 2)
+    center = QPoint(*at) if at else QPoint(view.width() // 2, view.height() // 2)
     action = Qt.DropAction.CopyAction
     button = Qt.MouseButton.LeftButton
     none = Qt.KeyboardModifier.NoModifier

@@ -22,11 +22,15 @@ from pathlib import Path
 import pytest
 
 from desktop_llm import __version__
+from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+from desktop_llm.models import catalog
 from tests.xvfb import virtual_display
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "desktop-llm"
 DESKTOP_ENTRY = Path("/usr/share/applications/desktop-llm.desktop")
+# A catalog GGUF entry; the loopback hub serves the built-in model's bytes under its name.
+CPU_MODEL, CPU_NAME = "smollm2-360m-instruct-q8_0", "SmolLM2 360M Instruct (Q8_0)"
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="dpkg -i and read-only mounts need root (CI runs as root)"
@@ -69,13 +73,13 @@ def files_under(*roots: str) -> set[str]:
     return found
 
 
-def self_test(command: list[str], env: dict[str, str]) -> str:
+def self_test(command: list[str], env: dict[str, str], model: str = "SmolLM2 135M Instruct") -> str:
     result = subprocess.run(
         [*command, "--self-test"], env=env, capture_output=True, text=True, timeout=300
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "self-test passed: SmolLM2 135M Instruct" in output, output
+    assert f"self-test passed: {model}" in output, output
     return output
 
 
@@ -96,7 +100,7 @@ def deb_installed(dist: Path) -> Iterator[Path]:
 
 @needs_root
 def test_deb_installs_a_menu_entry_that_answers_offline_and_uninstalls_cleanly(
-    deb_installed: Path, display: str, tmp_path: Path
+    deb_installed: Path, display: str, tmp_path: Path, hub
 ):
     fields = subprocess.run(
         ["dpkg-deb", "--field", str(deb_installed), "Depends", "Installed-Size"],
@@ -138,6 +142,19 @@ def test_deb_installs_a_menu_entry_that_answers_offline_and_uninstalls_cleanly(
         ["/usr/bin/desktop-llm", "--version"], env=clean_env(display, home), capture_output=True
     )
     assert version.stdout.decode().strip() == f"desktop-llm {__version__}"
+
+    # The installed app downloads a model (from the loopback hub) and answers with it.
+    entry = catalog.find(CPU_MODEL)
+    hub.add_repo(entry.repo, {entry.files[0]: EMBEDDED_DIR / EMBEDDED_MODEL_FILE})
+    pull = subprocess.run(
+        ["/usr/bin/desktop-llm", "models", "pull", CPU_MODEL],
+        env={**clean_env(display, home), "HF_ENDPOINT": hub.url},
+        capture_output=True,
+        text=True,
+    )
+    assert pull.returncode == 0, pull.stdout + pull.stderr
+    answered = self_test([*exec_line, "--model", CPU_MODEL], clean_env(display, home), CPU_NAME)
+    assert "answered" in answered
 
 
 @contextlib.contextmanager

@@ -217,6 +217,50 @@ def test_a_file_dropped_on_the_qt_window_is_read_by_path_and_summarized(tmp_path
         stop(env_app)
 
 
+def test_a_gguf_file_dropped_on_the_model_list_is_added_to_the_store(tmp_path, xvfb_display):
+    """Adding a model the user has by dropping it on the model list, through pywebview's own Qt
+    drop path (tests/qt_drop_app.py): the store gets it by its full path, no upload."""
+    home = tmp_path / "home"
+    model_file = tmp_path / "My Own Model.Q4_K_M.gguf"
+    model_file.write_bytes(b"GGUF" + bytes(range(256)) * 64)
+    drop_port, debug_port = free_port(), free_port()
+    app = start_app(
+        home,
+        xvfb_display,
+        debug_port,
+        "--host",
+        "webview",
+        script="tests/qt_drop_app.py",
+        extra_env={"TEST_DROP_PORT": str(drop_port)},
+    )
+    try:
+        page = CDPPage(debug_port, "http://127.0.0.1:")
+        page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
+        page.evaluate("document.getElementById('open-models').click()")
+        page.wait_until("document.querySelectorAll('#models-installed li').length > 0")
+        x, y = page.evaluate(
+            "(() => { const r = document.getElementById('models-drop').getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        with socket.create_connection(("127.0.0.1", drop_port), timeout=30) as conn:
+            conn.sendall(f"{x} {y}\n{model_file}".encode())
+            assert conn.recv(16) == b"ok"
+        page.wait_until(
+            "document.getElementById('models-message').textContent.startsWith('Added')", timeout=30
+        )
+        assert page.evaluate("document.getElementById('models-message').textContent") == (
+            "Added My Own Model.Q4_K_M."
+        )
+        assert page.evaluate("document.getElementById('document-panel').hidden")  # not a summary
+        page.close()
+    finally:
+        stop(app)
+    from desktop_llm.models.store import ModelStore
+
+    entry = ModelStore(home / "data" / "models").get("My-Own-Model.Q4_K_M")
+    assert entry is not None and entry.source == str(model_file)
+
+
 def test_self_test_answers_with_the_embedded_model_and_exits_0(tmp_path: Path, xvfb_display):
     """`--self-test` is how installers are smoke-tested: the real window, the real model."""
     app = start_app(tmp_path / "home", xvfb_display, free_port(), "--self-test")

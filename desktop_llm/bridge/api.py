@@ -12,8 +12,9 @@ import webbrowser
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from desktop_llm import __version__
@@ -23,11 +24,13 @@ from desktop_llm.constants import APP_NAME, EMBEDDED_MODEL_ID
 from desktop_llm.documents import DocumentError, extract_bytes, extract_file
 from desktop_llm.history import HistoryError, HistoryStore
 from desktop_llm.models import catalog
-from desktop_llm.models.download import DownloadManager
 from desktop_llm.models.importer import ModelImportError, import_path
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
 from desktop_llm.settings import Settings, SettingsError, SettingsFile
+
+if TYPE_CHECKING:
+    from desktop_llm.models.download import DownloadManager
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,14 @@ class Bridge:
 
     def __post_init__(self) -> None:
         self.relay = EngineRelay(self.events)
-        self.downloads = DownloadManager(
+
+    @cached_property
+    def downloads(self) -> DownloadManager:
+        # Imported on first use: huggingface_hub takes about 0.4 s to import, which every launch
+        # would otherwise pay before the window opens.
+        from desktop_llm.models.download import DownloadManager
+
+        return DownloadManager(
             self.store, lambda progress: self.events.publish("download", progress.to_dict())
         )
 
