@@ -163,6 +163,35 @@ def test_reopen_in_browser_then_closing_it_ends_the_app(tmp_path, xvfb_display):
     assert "Traceback" not in output, output
 
 
+def start_drop_app(home: Path, display: str):
+    """The real app in the Qt window plus the test-only drop hook (tests/qt_drop_app.py), once
+    its model is ready; returns the process, its page, and drop(path, at=None)."""
+    drop_port, debug_port = free_port(), free_port()
+    app = start_app(
+        home,
+        display,
+        debug_port,
+        "--host",
+        "webview",
+        script="tests/qt_drop_app.py",
+        extra_env={"TEST_DROP_PORT": str(drop_port)},
+    )
+    try:
+        page = CDPPage(debug_port, "http://127.0.0.1:")
+        page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
+    except BaseException:
+        stop(app)
+        raise
+
+    def drop(path: Path, at: tuple[float, float] | None = None) -> None:
+        message = f"{at[0]} {at[1]}\n{path}" if at else str(path)
+        with socket.create_connection(("127.0.0.1", drop_port), timeout=30) as conn:
+            conn.sendall(message.encode())
+            assert conn.recv(16) == b"ok"
+
+    return app, page, drop
+
+
 def test_a_file_dropped_on_the_qt_window_is_read_by_path_and_summarized(tmp_path, xvfb_display):
     """A drop through pywebview's own Qt path (synthesized Qt drop events, tests/qt_drop_app.py)
     reaches extraction by the file's full path and ends in a summary from the real model."""
@@ -179,22 +208,9 @@ def test_a_file_dropped_on_the_qt_window_is_read_by_path_and_summarized(tmp_path
             ]
         )
     )
-    drop_port, debug_port = free_port(), free_port()
-    env_app = start_app(
-        home,
-        xvfb_display,
-        debug_port,
-        "--host",
-        "webview",
-        script="tests/qt_drop_app.py",
-        extra_env={"TEST_DROP_PORT": str(drop_port)},
-    )
+    env_app, page, drop = start_drop_app(home, xvfb_display)
     try:
-        page = CDPPage(debug_port, "http://127.0.0.1:")
-        page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
-        with socket.create_connection(("127.0.0.1", drop_port), timeout=30) as conn:
-            conn.sendall(str(document).encode())
-            assert conn.recv(16) == b"ok"
+        drop(document)
         page.wait_until("document.getElementById('document-panel').dataset.state === 'ready'")
         assert page.evaluate("document.getElementById('document-name').textContent") == (
             "keepers notes.docx"
@@ -223,28 +239,15 @@ def test_a_gguf_file_dropped_on_the_model_list_is_added_to_the_store(tmp_path, x
     home = tmp_path / "home"
     model_file = tmp_path / "My Own Model.Q4_K_M.gguf"
     model_file.write_bytes(b"GGUF" + bytes(range(256)) * 64)
-    drop_port, debug_port = free_port(), free_port()
-    app = start_app(
-        home,
-        xvfb_display,
-        debug_port,
-        "--host",
-        "webview",
-        script="tests/qt_drop_app.py",
-        extra_env={"TEST_DROP_PORT": str(drop_port)},
-    )
+    app, page, drop = start_drop_app(home, xvfb_display)
     try:
-        page = CDPPage(debug_port, "http://127.0.0.1:")
-        page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
         page.evaluate("document.getElementById('open-models').click()")
         page.wait_until("document.querySelectorAll('#models-installed li').length > 0")
         x, y = page.evaluate(
             "(() => { const r = document.getElementById('models-drop').getBoundingClientRect();"
             " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
-        with socket.create_connection(("127.0.0.1", drop_port), timeout=30) as conn:
-            conn.sendall(f"{x} {y}\n{model_file}".encode())
-            assert conn.recv(16) == b"ok"
+        drop(model_file, at=(x, y))
         page.wait_until(
             "document.getElementById('models-message').textContent.startsWith('Added')", timeout=30
         )
