@@ -21,7 +21,7 @@ from desktop_llm import __version__
 from desktop_llm.constants import BROWSER_CANDIDATES
 from desktop_llm.hosts.browser import browser_flags, find_browser
 from desktop_llm.hosts.webview import webview_available
-from desktop_llm.models.store import ModelStore, sha256_of
+from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
 from desktop_llm.settings import SettingsFile
 
@@ -193,15 +193,9 @@ def _models(store: ModelStore) -> list[dict[str, Any]]:
         verified: bool | None = None
         detail = "no hashes recorded"
         if entry.sha256:
-            verified, detail = True, "every file matches its sha256"
-            for name, digest in entry.sha256.items():
-                path = store.root / entry.id / name
-                if not path.is_file():
-                    verified, detail = False, f"{name} is missing"
-                    break
-                if sha256_of(path) != digest:
-                    verified, detail = False, f"{name} does not match its sha256"
-                    break
+            problems = store.verify(entry.id)
+            verified = not problems
+            detail = problems[0] if problems else "every file matches its sha256"
         models.append(
             {
                 "id": entry.id,

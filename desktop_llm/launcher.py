@@ -121,7 +121,7 @@ class Launcher:
             self._after(0.2, self.quit)
 
     def self_test_outcome(self) -> tuple[bool, str]:
-        report = self.bridge.probes.get("self-test") if self.bridge else None
+        report = self.bridge.self_test_report if self.bridge else None
         if report is None:
             return False, (
                 "the window closed before the model answered"

@@ -81,6 +81,7 @@ class Bridge:
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # WebGPU, by window kind
     settings_listeners: list[Callable[[Settings], None]] = field(default_factory=list)
     start_model: str | None = None  # `desktop-llm --model ID`: this launch's model
+    self_test_report: dict[str, Any] | None = None  # what the page said in `--self-test`
 
     def __post_init__(self) -> None:
         self.relay = EngineRelay(self.events)
@@ -151,7 +152,7 @@ class Bridge:
 
     def self_test_result(self, ok: bool, detail: str = "") -> dict[str, Any]:
         """The page's report for `desktop-llm --self-test`."""
-        self.probes["self-test"] = {"ok": bool(ok), "detail": str(detail)[:2000]}
+        self.self_test_report = {"ok": bool(ok), "detail": str(detail)[:2000]}
         self.hosts.self_test_finished()
         return {"received": True}
 

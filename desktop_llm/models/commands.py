@@ -11,9 +11,8 @@ import tempfile
 from pathlib import Path
 
 from desktop_llm.models import catalog
-from desktop_llm.models.download import Download, DownloadError, Progress
 from desktop_llm.models.importer import ModelImportError, import_mlc_folder, import_path
-from desktop_llm.models.store import ModelStore
+from desktop_llm.models.store import ModelStore, human_size
 from desktop_llm.paths import AppPaths
 
 MLC_INSTALL_HINT = """mlc-llm is not installed (it is not on PyPI). Install it from MLC's index:
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
             return _pull(store, args.id)
         if command == "rm":
             freed = store.delete(args.id)
-            print(f"Deleted {args.id}; {_mb(freed)} freed.")
+            print(f"Deleted {args.id}; {human_size(freed)} freed.")
             return 0
         if command == "verify":
             problems = store.verify(args.id)
@@ -65,13 +64,13 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
             return 1 if problems else 0
         if command == "import":
             entry = import_path(store, args.path)
-            print(f"Imported {entry.id} ({entry.engine}, {_mb(entry.size)}).")
+            print(f"Imported {entry.id} ({entry.engine}, {human_size(entry.size)}).")
             return 0
         if command == "compile":
             return _compile(store, args.source, args.quantization, args.conv_template)
     except FileNotFoundError as exc:
         print(f"desktop-llm: no model {exc.args[0]} in the store.", file=sys.stderr)
-    except (DownloadError, ModelImportError, PermissionError) as exc:
+    except (ModelImportError, PermissionError) as exc:
         print(f"desktop-llm: {exc}", file=sys.stderr)
     return 1
 
@@ -81,10 +80,9 @@ def _list(store: ModelStore) -> int:
     if not entries:
         print("No models in the store yet; start the app once to add the built-in one.")
     for entry in entries:
-        print(f"{entry.id:40} {entry.engine:7} {_mb(entry.size):>10}  {entry.name}")
+        print(f"{entry.id:40} {entry.engine:7} {human_size(entry.size):>10}  {entry.name}")
     for model_id in store.partial_downloads():
-        if not model_id.startswith("."):
-            print(f"{model_id:40} unfinished download: `desktop-llm models pull {model_id}`")
+        print(f"{model_id:40} unfinished download: `desktop-llm models pull {model_id}`")
     return 0
 
 
@@ -92,7 +90,7 @@ def _list_available() -> int:
     for entry in catalog.catalog():
         kind = "GPU" if entry.engine == "webllm" else "CPU"
         print(
-            f"{entry.id:40} {kind}  about {_mb(entry.download_size):>9}  "
+            f"{entry.id:40} {kind}  about {human_size(entry.download_size):>9}  "
             f"needs {entry.memory_mb:,} MB  {entry.license}"
         )
     return 0
@@ -107,7 +105,11 @@ def _pull(store: ModelStore, model_id: str) -> int:
             file=sys.stderr,
         )
         return 1
+    # Imported here, not at the top: every `desktop-llm` start, the app's too, imports this module,
+    # and huggingface_hub takes about 0.2-0.4 s to import.
     from tqdm import tqdm  # huggingface_hub's own progress bars
+
+    from desktop_llm.models.download import Download, DownloadError, Progress
 
     with tqdm(total=0, unit="B", unit_scale=True, desc=model_id, dynamic_ncols=True) as bar:
 
@@ -116,8 +118,13 @@ def _pull(store: ModelStore, model_id: str) -> int:
                 bar.total = progress.total
             bar.update(max(0, progress.done - bar.n))
 
-        model = Download(store, entry, on_progress=show).run()
-    print(f"{model.id} installed ({_mb(model.size)}), every file checked against its hash.")
+        try:
+            model = Download(store, entry, on_progress=show).run()
+        except DownloadError as exc:
+            bar.close()
+            print(f"desktop-llm: {exc}", file=sys.stderr)
+            return 1
+    print(f"{model.id} installed ({human_size(model.size)}), every file checked against its hash.")
     return 0
 
 
@@ -148,7 +155,3 @@ def _compile(store: ModelStore, source: Path, quantization: str, template: str) 
         shutil.rmtree(out, ignore_errors=True)
     print(f"Compiled and imported {entry.id}.")
     return 0
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB"

@@ -46,7 +46,7 @@ from huggingface_hub.errors import (
 
 from desktop_llm.constants import hub_endpoint
 from desktop_llm.models.catalog import CatalogEntry, model_lib_url
-from desktop_llm.models.store import ModelEntry, ModelStore
+from desktop_llm.models.store import ModelEntry, ModelStore, human_size, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class Download:
             for item in tree
             if hasattr(item, "blob_id") and _wanted(item.path, self.entry.files)
         ]
-        missing = [name for name in self.entry.files if not _matches_any(name, files)]
+        missing = [p for p in self.entry.files if not any(_wanted(f.path, (p,)) for f in files)]
         if not files or (self.entry.engine == "wllama" and missing):
             raise DownloadError(
                 f"The hub repository {self.entry.repo} does not have "
@@ -232,12 +232,12 @@ class Download:
         raise AssertionError("unreachable")
 
     def _check_disk_space(self, plan: list[PlannedFile]) -> None:
-        needed = sum(max(0, (f.size or 0) - _on_disk(self.folder, f.path)) for f in plan if f.size)
+        needed = sum(max(0, f.size - self._bytes_here(f)) for f in plan if f.size)
         free = shutil.disk_usage(self.folder).free
         if needed + DISK_MARGIN > free:
             raise DownloadError(
-                f"{self.entry.name} needs {_human(needed)} more on the disk, "
-                f"but only {_human(free)} is free at {self.store.root}."
+                f"{self.entry.name} needs {human_size(needed)} more on the disk, "
+                f"but only {human_size(free)} is free at {self.store.root}."
             )
 
     # -- fetching ------------------------------------------------------------------------------
@@ -245,13 +245,9 @@ class Download:
     def _fetch_all(self, plan: list[PlannedFile]) -> None:
         self._total = sum(f.size or 0 for f in plan)
         self._files_total = len(plan)
-        for planned in plan:
-            if (self.folder / planned.path).is_file():
-                self._counter.add(planned.size or (self.folder / planned.path).stat().st_size)
-                self._counter.files_done += 1
-            else:
-                self._counter.add(_on_disk(self.folder, planned.path + ".part"))
+        self._counter.add(sum(self._bytes_here(f) for f in plan))
         todo = [f for f in plan if not (self.folder / f.path).is_file()]
+        self._counter.files_done = len(plan) - len(todo)
         todo.sort(key=lambda f: -(f.size or 0))  # the biggest first: they set the finish time
         stop_reporting = threading.Event()
         reporter = threading.Thread(target=self._report_until, args=(stop_reporting,), daemon=True)
@@ -284,8 +280,7 @@ class Download:
                 target.with_name(target.name + ".part").replace(target)
                 with self._counter.lock:
                     self._counter.files_done += 1
-                if planned.library:  # not hashed by its host: remember the hash for `verify`
-                    planned.sha256 = digest["sha256"]
+                planned.sha256 = digest["sha256"]  # for model.json, and `verify` later
                 return
             log.warning("%s: %s (attempt %d)", planned.path, problem, attempt)
             target.with_name(target.name + ".part").unlink(missing_ok=True)
@@ -359,13 +354,18 @@ class Download:
         if self._cancel.is_set():
             raise Cancelled
 
+    def _bytes_here(self, planned: PlannedFile) -> int:
+        """What is already on disk of a file: all of it once finished, else its .part."""
+        return _on_disk(self.folder, planned.path) or _on_disk(self.folder, planned.path + ".part")
+
     def _unreachable(self) -> str:
         return f"Could not reach the model hub at {self.endpoint}: check the internet connection."
 
     # -- finishing -----------------------------------------------------------------------------
 
     def _register(self, plan: list[PlannedFile]) -> ModelEntry:
-        sha256 = {f.path: f.sha256 or _sha256(self.folder / f.path) for f in plan}
+        # Files finished by an earlier run of a resumed download have no sha256 in the plan yet.
+        sha256 = {f.path: f.sha256 or sha256_of(self.folder / f.path) for f in plan}
         webllm = dict(self.entry.webllm) if self.entry.webllm else None
         model = ModelEntry(
             id=self.entry.id,
@@ -425,10 +425,6 @@ class Download:
 
 def _wanted(path: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
-
-
-def _matches_any(pattern: str, files: list[PlannedFile]) -> bool:
-    return any(fnmatch.fnmatchcase(f.path, pattern) for f in files)
 
 
 def _on_disk(folder: Path, name: str) -> int:
@@ -494,11 +490,6 @@ def _hash_problem(planned: PlannedFile, digest: dict[str, str], part: Path) -> s
     return None
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as data:
-        return hashlib.file_digest(data, "sha256").hexdigest()
-
-
 def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
@@ -521,14 +512,6 @@ def _disk_error(exc: OSError, folder: Path) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"Desktop LLM cannot write to {folder.parent.parent}: permission denied."
     return f"Could not write the download to {folder}: {exc.strerror or exc}."
-
-
-def _human(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
 
 
 class DownloadManager:

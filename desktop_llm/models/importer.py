@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 from desktop_llm.models.catalog import MLC_FILES
-from desktop_llm.models.store import ModelEntry, ModelStore, sha256_of
+from desktop_llm.models.store import ModelEntry, ModelStore, install_file
 
 GGUF_MAGIC = b"GGUF"
 
@@ -117,16 +116,13 @@ def import_mlc_folder(store: ModelStore, folder: Path) -> ModelEntry:
 def _register(store: ModelStore, entry: ModelEntry, files: dict[str, Path]) -> ModelEntry:
     if store.get(entry.id) is not None:
         raise ModelImportError(f"A model named {entry.id} is already in the store.")
-    staging = store.partial_dir(entry.id)
+    # Its own work folder: a download of the same id may be waiting there to be resumed.
+    staging = store.work_dir(f"import-{entry.id}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         for name, source in files.items():
-            try:
-                os.link(source, staging / name)
-            except OSError:
-                shutil.copyfile(source, staging / name)
-            entry.sha256[name] = sha256_of(staging / name)
+            entry.sha256[name] = install_file(source, staging / name)
         return store.register_folder(entry, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -79,8 +79,15 @@ class ModelStore:
         return resolve_inside(self.root / DOWNLOADS, model_id)
 
     def partial_downloads(self) -> list[str]:
+        """Models with an unfinished download (not the store's own `.`-named work folders)."""
         folder = self.root / DOWNLOADS
-        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name[0] != ".")
+
+    def work_dir(self, name: str) -> Path:
+        """A scratch folder on the store's disk that is never a model nor a download."""
+        return resolve_inside(self.root / DOWNLOADS, f".{name}")
 
     def register_folder(self, entry: ModelEntry, folder: Path) -> ModelEntry:
         """Make a complete folder (on the same disk) the model `entry.id`: model.json is
@@ -102,8 +109,8 @@ class ModelStore:
         folder = self.root / model_id
         freed = _folder_size(folder)
         # Renamed away first, so that a half-deleted folder is never listed as a model.
-        trash = self.root / DOWNLOADS / f".deleting-{model_id}"
-        trash.parent.mkdir(exist_ok=True)
+        trash = self.work_dir(f"deleting-{model_id}")
+        trash.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(trash, ignore_errors=True)
         os.replace(folder, trash)
         shutil.rmtree(trash)
@@ -151,7 +158,7 @@ class ModelStore:
         folder = self.root / entry.id
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / entry.files[0]
-        digest = _install_file(source, target)
+        digest = install_file(source, target)
         if digest != expected_sha256:
             target.unlink(missing_ok=True)
             raise ValueError(
@@ -186,12 +193,16 @@ def _folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def human_size(size: float) -> str:
+    return f"{size / 1e9:,.2f} GB" if size >= 1e9 else f"{size / 1e6:,.1f} MB"
+
+
 def sha256_of(path: Path) -> str:
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _install_file(source: Path, target: Path) -> str:
+def install_file(source: Path, target: Path) -> str:
     """Put source at target (a hard link when possible, else a copy) and return its sha256."""
     tmp = target.with_name(target.name + ".partial")
     tmp.unlink(missing_ok=True)

@@ -293,7 +293,7 @@ const settingsPanel = new SettingsPanel(ui.settingsDialog, (values) => {
 });
 ui.openSettings.addEventListener('click', () => settingsPanel.open(state.info));
 const modelsPanel = new ModelsPanel(ui.modelsDialog, {
-  getContext: () => ({ gpu: state.gpu, info: state.info }),
+  getContext: () => ({ gpu: state.gpu, info: state.info, models: state.models }),
   onChange: async () => {
     state.models = await bridge.models();
     const current = ui.select.value;

@@ -75,7 +75,8 @@ function button(label, onClick, className = '') {
 }
 
 export class ModelsPanel {
-  /** onChange(): the installed models changed (the page refreshes its model picker). */
+  /** getContext(): {gpu, info, models} of the page; onChange(): the installed models changed,
+   * the page re-reads them (and its model picker) before the panel redraws. */
   constructor(dialog, { getContext, onChange, onUse }) {
     this.dialog = dialog;
     this.getContext = getContext;
@@ -98,7 +99,6 @@ export class ModelsPanel {
   async refresh() {
     this.data = await bridge.catalog();
     Object.assign(this.progress, this.data.downloads);
-    this.installed = await bridge.models();
     this.render();
   }
 
@@ -133,10 +133,10 @@ export class ModelsPanel {
 
   render() {
     const { disk, available, memory_total: memoryTotal } = this.data;
+    const { gpu, info, models } = this.getContext();
     this.$('models-disk').textContent =
       `Models use ${formatBytes(disk.total)} in ${disk.folder} · ${formatBytes(disk.free)} free on that disk.`;
-    this.$('models-installed').replaceChildren(...this.installed.map((model) => this.installedRow(model, disk)));
-    const { gpu, info } = this.getContext();
+    this.$('models-installed').replaceChildren(...models.map((model) => this.installedRow(model, disk)));
     this.$('models-available').replaceChildren(...available.filter((e) => !e.installed)
       .map((entry) => this.availableRow(entry, modelFit(entry, available, gpu, info, memoryTotal))));
   }
