@@ -50,6 +50,7 @@ class Launcher:
         self.host_choice = host_choice or self.settings.host
         self.store = ModelStore(paths.models)
         self.bridge: Bridge | None = None
+        self._stop_watching = threading.Event()
         self.host_name = "none"  # the window in use, once chosen
         self.server: LocalServer | None = None
         self.api_server: ThreadedServer | None = None
@@ -101,6 +102,12 @@ class Launcher:
         if port is None:  # the app itself, not the doctor's probe
             self.bridge.settings_listeners.append(self._apply_api)
             self._apply_api(self.settings_file.load())
+            threading.Thread(
+                target=self.bridge.watch_store,
+                args=(self._stop_watching,),
+                name="store-watch",
+                daemon=True,
+            ).start()
         log.info("serving on %s", self.server.origin)
         return self.server
 
@@ -143,6 +150,8 @@ class Launcher:
         self._quit_on_termination_signals()
         if self.self_test:
             self._after(SELF_TEST_TIMEOUT, self._self_test_timeout)
+        bridge = self.bridge
+        assert bridge is not None  # made by start_server
         try:
             while not self._quitting:
                 host = self._make_host(self.host_name)
@@ -155,6 +164,8 @@ class Launcher:
                     break
                 self.host_name = next_host
         finally:
+            self._stop_watching.set()
+            bridge.stop_downloads()
             server.stop()
             if self.api_server is not None:
                 self.api_server.stop()

@@ -3,8 +3,12 @@ benchmarks: the real client downloads from it through HF_ENDPOINT. It also serve
 libraries (any path ending in .wasm), standing in for raw.githubusercontent.com.
 
 Repositories are made by the tests. Faults can be queued per file, one per GET:
-"429", "500", "corrupt" (one byte flipped), "truncate" (the connection closes halfway),
-"slow" (throttled, so that a test can kill a download in the middle).
+"401", "403", "429", "500", "corrupt" (one byte flipped), "truncate" (the connection closes
+halfway), "slow" (throttled, so that a test can kill a download in the middle), "stall" (half
+the file, then silence for `stall_seconds` with the connection open), "silent" (headers, then
+that silence). `rate` throttles every file;
+`stall_metadata` makes the metadata calls wait that long before answering. A repository can be
+gated: without the right token its files and metadata answer 401/403 as huggingface.co does.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ SLOW_BYTES_PER_SECOND = 2 << 20
 class Repo:
     files: dict[str, Path]  # path in the repo -> file on disk
     sha: str = ""
+    token: str = ""  # gated: only requests with this bearer token get in
 
     def __post_init__(self):
         if not self.sha:
@@ -42,6 +47,8 @@ class LoggedRequest:
     method: str
     path: str
     range: str | None
+    authorization: str | None = None
+    time: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -52,6 +59,9 @@ class Hub:
     faults: dict[str, list[str]] = field(default_factory=dict)  # file name -> queued faults
     requests: list[LoggedRequest] = field(default_factory=list)
     on_get: list = field(default_factory=list)  # callables(path) run before a file's bytes
+    rate: int = 0  # bytes per second for every file's body; 0: as fast as possible
+    stall_seconds: float = 60.0  # how long a "stall" fault stays silent
+    stall_metadata: float = 0.0  # seconds every metadata call waits before answering
     server: ThreadingHTTPServer | None = None
     _hashes: dict[Path, tuple[str, str]] = field(default_factory=dict)
 
@@ -129,13 +139,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, send_body: bool) -> None:
         path = unquote(urlparse(self.path).path)
-        self.hub.requests.append(LoggedRequest(self.command, path, self.headers.get("Range")))
-        if m := re.fullmatch(r"/api/models/(.+?)/revision/([^/]+)", path):
-            return self._revision(m.group(1))
-        if m := re.fullmatch(r"/api/models/(.+?)/tree/([^/]+)(/.*)?", path):
+        self.hub.requests.append(
+            LoggedRequest(
+                self.command, path, self.headers.get("Range"), self.headers.get("Authorization")
+            )
+        )
+        if path.startswith("/api/") and self.hub.stall_metadata:
+            time.sleep(self.hub.stall_metadata)
+        if m := re.fullmatch(r"/api/models/(.+?)/(revision|tree)/.*", path):
+            if self._gated(m.group(1)):
+                return
+            if m.group(2) == "revision":
+                return self._revision(m.group(1))
             return self._tree(m.group(1))
         if m := re.fullmatch(r"/(.+?)/resolve/([^/]+)/(.+)", path):
             repo = self.hub.repos.get(m.group(1))
+            if self._gated(m.group(1)):
+                return
             if repo is None or m.group(3) not in repo.files:
                 return self._json(
                     {"error": "Entry not found"}, 404, {"X-Error-Code": "EntryNotFound"}
@@ -146,20 +166,41 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(self.hub.libs[name], name, send_body, None)
         self._json({"error": "not found"}, 404)
 
+    def _gated(self, repo_id: str) -> bool:
+        """huggingface.co's answer to a gated repository: 401 without a token, 403 with one
+        that has not accepted the licence."""
+        repo = self.hub.repos.get(repo_id)
+        if repo is None or not repo.token:
+            return False
+        given = self.headers.get("Authorization") or ""
+        if given == f"Bearer {repo.token}":
+            return False
+        status = 403 if given else 401
+        self._json(
+            {"error": f"Access to model {repo_id} is restricted."},
+            status,
+            {"X-Error-Code": "GatedRepo", "X-Error-Message": "Access restricted"},
+        )
+        return True
+
     def _revision(self, repo_id: str) -> None:
         repo = self.hub.repos.get(repo_id)
         if repo is None:
             return self._json(
                 {"error": "Repository not found"}, 404, {"X-Error-Code": "RepoNotFound"}
             )
-        self._json(
-            {
-                "id": repo_id,
-                "modelId": repo_id,
-                "sha": repo.sha,
-                "siblings": [{"rfilename": name} for name in sorted(repo.files)],
-            }
-        )
+        blobs = "blobs=true" in (urlparse(self.path).query or "").lower()
+        siblings = []
+        for name, path in sorted(repo.files.items()):
+            sibling: dict = {"rfilename": name}
+            if blobs:  # what `model_info(files_metadata=True)` asks for
+                git, sha256 = self.hub.hashes(path)
+                size = path.stat().st_size
+                sibling.update(size=size, blobId=git)
+                if name.endswith(LFS_SUFFIXES):
+                    sibling["lfs"] = {"sha256": sha256, "size": size, "pointerSize": 134}
+            siblings.append(sibling)
+        self._json({"id": repo_id, "modelId": repo_id, "sha": repo.sha, "siblings": siblings})
 
     def _tree(self, repo_id: str) -> None:
         repo = self.hub.repos.get(repo_id)
@@ -181,9 +222,11 @@ class _Handler(BaseHTTPRequestHandler):
         fault = None
         if send_body and self.hub.faults.get(name):
             fault = self.hub.faults[name].pop(0)
-        if fault in ("429", "500"):
+        if fault in ("401", "403", "429", "500"):
             return self._json(
-                {"error": "try later"}, int(fault), {"Retry-After": "0"} if fault == "429" else None
+                {"error": "refused" if fault < "429" else "try later"},
+                int(fault),
+                {"Retry-After": "0"} if fault == "429" else None,
             )
         if send_body:
             for hook in self.hub.on_get:
@@ -216,8 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with path.open("rb") as data:
             data.seek(start)
-            if fault is None:
-                self.connection.sendfile(data)
+            if fault is None and not self.hub.rate:
+                self.connection.sendfile(data, offset=start)
                 return
             body = data.read()
         if fault == "corrupt":
@@ -228,10 +271,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        elif fault == "slow":
+        elif fault in ("stall", "silent"):
+            self.wfile.write(body[: len(body) // 2] if fault == "stall" else b"")
+            self.wfile.flush()
+            time.sleep(self.hub.stall_seconds)
+            self.close_connection = True
+            return
+        elif fault == "slow" or self.hub.rate:
+            rate = SLOW_BYTES_PER_SECOND if fault == "slow" else self.hub.rate
             for offset in range(0, len(body), 64 << 10):
                 self.wfile.write(body[offset : offset + (64 << 10)])
-                time.sleep((64 << 10) / SLOW_BYTES_PER_SECOND)
+                time.sleep((64 << 10) / rate)
             return
         self.wfile.write(body)
 

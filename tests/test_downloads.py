@@ -215,7 +215,7 @@ def test_disk_filling_up_during_a_download_ends_clearly(hub, small_disk, monkeyp
     with pytest.raises(DownloadError) as failure:
         Download(store, entry).run()
     assert str(failure.value) == (
-        f"The disk is full at {store.root}; free some space and download again."
+        f"The disk is full at {store.root}; free some space and try again."
     )
     assert store.list() == []
     filler.unlink()
@@ -242,7 +242,7 @@ def test_cancel_leaves_nothing_and_delete_frees_the_bytes(hub, tmp_path):
     model = Download(store, entry).run()
     size = sum(store.file_path(GPU_ID, name).stat().st_size for name in model.files)
     manifest = (store.root / GPU_ID / "model.json").stat().st_size
-    assert store.delete(GPU_ID) == size + manifest
+    assert store.delete(GPU_ID).freed == size + manifest
     assert not (store.root / GPU_ID).exists() and store.list() == []
 
 
@@ -307,10 +307,10 @@ def test_import_a_gguf_file_and_an_mlc_folder(tmp_path):
     )
     (folder / "tokenizer.json").write_text("{}")
     missing_shard = cli(home, "models", "import", str(folder))
-    assert "lacks weight files: params_shard_0.bin" in missing_shard.stderr
+    assert "weight files are missing: params_shard_0.bin" in missing_shard.stderr
     (folder / "params_shard_0.bin").write_bytes(os.urandom(1000))
     no_lib = cli(home, "models", "import", str(folder))
-    assert no_lib.returncode == 1 and "has no model library (.wasm)" in no_lib.stderr
+    assert no_lib.returncode == 1 and "it has no model library (.wasm)" in no_lib.stderr
     (folder / "tiny-webgpu.wasm").write_bytes(b"\0asm\x01\0\0\0")
     assert cli(home, "models", "import", str(folder)).returncode == 0
     mlc = store.get("Tiny-q4f32_1-MLC")

@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import webbrowser
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from desktop_llm.documents import DocumentError, extract_bytes, extract_file
 from desktop_llm.history import HistoryError, HistoryStore
 from desktop_llm.models import catalog
 from desktop_llm.models.importer import ModelImportError, import_path
-from desktop_llm.models.store import ModelStore
+from desktop_llm.models.store import DownloadBusy, ModelStore, storage_error
 from desktop_llm.paths import AppPaths
 from desktop_llm.settings import Settings, SettingsError, SettingsFile
 
@@ -37,6 +38,12 @@ log = logging.getLogger(__name__)
 _NO_IMPORT_HERE = (
     "This window cannot hand files to the app; use the app window, or run "
     "`desktop-llm models import PATH`."
+)
+
+
+_BUSY = (
+    "{id} is being downloaded by another Desktop LLM window or process; "
+    "cancel it there, or wait for it to finish."
 )
 
 
@@ -211,7 +218,19 @@ class Bridge:
         return {"started": id}
 
     def cancel_download(self, id: str) -> dict[str, Any]:
-        return {"cancelled": self.downloads.cancel(id)}
+        """Cancel a download, or discard one left unfinished: its files are deleted."""
+        try:
+            freed = self.downloads.cancel(id)
+        except DownloadBusy:
+            raise BridgeError(_BUSY.format(id=id), 409) from None
+        except OSError as exc:
+            raise BridgeError(storage_error(exc, self.store.root), 500) from None
+        return {"cancelled": freed is not None, "freed": freed or 0}
+
+    def stop_downloads(self) -> None:
+        """The window closed: stop downloads, keeping their files for a resume."""
+        if "downloads" in self.__dict__:  # only if one was ever started
+            self.downloads.stop_all()
 
     def delete_model(self, id: str) -> dict[str, Any]:
         try:
@@ -220,9 +239,21 @@ class Bridge:
             raise BridgeError(f"There is no model {id}.", 404) from None
         except PermissionError as exc:
             raise BridgeError(str(exc), 409) from None
+        except OSError as exc:
+            raise BridgeError(storage_error(exc, self.store.root), 500) from None
         if self.settings_file.load().model == id:
             self.settings_file.update({"model": EMBEDDED_MODEL_ID})
-        return {"deleted": id, "freed": freed}
+        return {"deleted": id, "freed": freed.freed, "kept_linked": freed.kept_linked}
+
+    def watch_store(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """Tell the page when models come or go, by any process (`models pull` in a terminal,
+        another window), so its lists are current without a reload. Runs until `stop`."""
+        seen = self.store.changes()
+        while not stop.wait(interval):
+            now = self.store.changes()
+            if now != seen:
+                seen = now
+                self.events.publish("models", {})
 
     def verify_model(self, id: str) -> dict[str, Any]:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from desktop_llm.models import catalog
 from desktop_llm.models.importer import ModelImportError, import_mlc_folder, import_path
-from desktop_llm.models.store import ModelStore, human_size
+from desktop_llm.models.store import DownloadBusy, ModelStore, human_size, storage_error
 from desktop_llm.paths import AppPaths
 
 MLC_INSTALL_HINT = """mlc-llm is not installed (it is not on PyPI). Install it from MLC's index:
@@ -29,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     pull = commands.add_parser("pull", help="download a model from the catalog (resumes)")
     pull.add_argument("id", help="a catalog id, see `models list --available`")
-    rm = commands.add_parser("rm", help="delete a model and free its disk space")
+    rm = commands.add_parser(
+        "rm", help="delete a model, or discard an unfinished download, and free its disk space"
+    )
     rm.add_argument("id")
     verify = commands.add_parser("verify", help="re-check a model's files against their hashes")
     verify.add_argument("id")
@@ -52,9 +55,7 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
         if command == "pull":
             return _pull(store, args.id)
         if command == "rm":
-            freed = store.delete(args.id)
-            print(f"Deleted {args.id}; {human_size(freed)} freed.")
-            return 0
+            return _remove(store, args.id)
         if command == "verify":
             problems = store.verify(args.id)
             for problem in problems:
@@ -70,9 +71,27 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
             return _compile(store, args.source, args.quantization, args.conv_template)
     except FileNotFoundError as exc:
         print(f"desktop-llm: no model {exc.args[0]} in the store.", file=sys.stderr)
+    except DownloadBusy:
+        print(
+            f"desktop-llm: {args.id} is being downloaded by another Desktop LLM window or "
+            "process; cancel it there first.",
+            file=sys.stderr,
+        )
     except (ModelImportError, PermissionError) as exc:
         print(f"desktop-llm: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"desktop-llm: {storage_error(exc, store.root)}", file=sys.stderr)
     return 1
+
+
+def _remove(store: ModelStore, model_id: str) -> int:
+    if store.get(model_id) is not None:
+        freed = store.delete(model_id)
+        print(f"Deleted {model_id}; {freed.describe()}.")
+        return 0
+    freed = store.discard_partial(model_id)  # FileNotFoundError: neither
+    print(f"Discarded the unfinished download of {model_id}; {freed.describe()}.")
+    return 0
 
 
 def _list(store: ModelStore) -> int:
@@ -109,21 +128,54 @@ def _pull(store: ModelStore, model_id: str) -> int:
     # and huggingface_hub takes about 0.2-0.4 s to import.
     from tqdm import tqdm  # huggingface_hub's own progress bars
 
-    from desktop_llm.models.download import Download, DownloadError, Progress
+    from desktop_llm.models.download import (
+        AlreadyInstalled,
+        Cancelled,
+        Download,
+        DownloadError,
+        Progress,
+    )
 
-    with tqdm(total=0, unit="B", unit_scale=True, desc=model_id, dynamic_ncols=True) as bar:
+    download = Download(store, entry)
+    signals = {signal.SIGINT: 130, signal.SIGTERM: 143}
+    stopped_by: list[int] = []
 
-        def show(progress: Progress) -> None:
-            if progress.total and bar.total != progress.total:
-                bar.total = progress.total
-            bar.update(max(0, progress.done - bar.n))
+    def stop(signum: int, _frame: object) -> None:
+        stopped_by.append(signum)
+        download.stop()
 
-        try:
-            model = Download(store, entry, on_progress=show).run()
-        except DownloadError as exc:
-            bar.close()
-            print(f"desktop-llm: {exc}", file=sys.stderr)
-            return 1
+    previous = {signum: signal.signal(signum, stop) for signum in signals}
+    try:
+        with tqdm(total=0, unit="B", unit_scale=True, desc=model_id, dynamic_ncols=True) as bar:
+
+            def show(progress: Progress) -> None:
+                if progress.total and bar.total != progress.total:
+                    bar.total = progress.total
+                bar.update(max(0, progress.done - bar.n))
+                bar.set_postfix_str(progress.note, refresh=False)
+
+            download.on_progress = show
+            try:
+                model = download.run()
+            except AlreadyInstalled as exc:
+                bar.close()
+                print(exc)
+                return 0
+            except DownloadError as exc:
+                bar.close()
+                print(f"desktop-llm: {exc}", file=sys.stderr)
+                return 1
+            except Cancelled:
+                bar.close()
+                print(
+                    f"Stopped; what was downloaded is kept, and `desktop-llm models pull "
+                    f"{model_id}` resumes it.",
+                    file=sys.stderr,
+                )
+                return signals[stopped_by[0]] if stopped_by else 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     print(f"{model.id} installed ({human_size(model.size)}), every file checked against its hash.")
     return 0
 

@@ -1,24 +1,29 @@
 """Verified, resumable model downloads from the hub, through huggingface_hub.
 
 huggingface_hub lists the repository (its commit and every file's size, git oid and LFS sha256)
-and its HTTP session fetches the bytes. What the client does not do, this module does (see
-shared FACTS): resume a file across processes, retry a GET on 429/5xx/a dropped connection with
-backoff, check every file's hash, check free disk space first, and never register a model before
-all of it is in place.
+and its HTTP session fetches the bytes. What the client does not do, this module does: resume a
+file across processes, retry a GET on 429/5xx/a dropped or stalled connection with backoff,
+check every file's hash, check free disk space first, and never register a model before all of
+it is in place and flushed to the disk.
 
     <data>/models/.downloads/<model-id>/     while downloading; never listed as a model
-    ├── plan.json                            the commit and the files with their sizes and hashes
-    ├── params_shard_0.bin                   finished and verified
+    ├── plan.json                            where from, the files with their sizes and hashes,
+    │                                        and each finished file's sha256 and identity
+    ├── params_shard_0.bin                   finished, verified and fsynced
     └── params_shard_1.bin.part              in progress; resumed with a Range request
+    <data>/models/.downloads/.locks/<model-id>.lock   held while this process downloads it
 
-When every file is verified, model.json is written and the folder is renamed to
-`<data>/models/<model-id>/` in one step. Cancel deletes the folder; a killed download leaves
-it for the next attempt, which fetches only what is missing.
+One process at a time downloads a model (the lock); a second one is told so in one sentence.
+Every attempt lists the repository again from the current endpoint: finished files are kept
+if their hash still matches that listing (a file whose size, mtime or inode changed since it
+was recorded is hashed again first), the rest is fetched. When every file is verified,
+model.json is written and the folder is renamed to `<data>/models/<model-id>/` in one step.
+`cancel()` deletes the folder; `stop()` (window closed, Ctrl-C, SIGTERM) and a kill leave it for
+the next attempt.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fnmatch
 import hashlib
@@ -29,12 +34,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx2
+from filelock import Timeout
 from huggingface_hub import HfApi, get_session, hf_hub_url
 from huggingface_hub.errors import (
     GatedRepoError,
@@ -43,10 +48,18 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+from huggingface_hub.utils import build_hf_headers
 
 from desktop_llm.constants import hub_endpoint
 from desktop_llm.models.catalog import CatalogEntry, model_lib_url
-from desktop_llm.models.store import ModelEntry, ModelStore, human_size, sha256_of
+from desktop_llm.models.store import (
+    ModelEntry,
+    ModelStore,
+    fsync_dir,
+    human_size,
+    mlc_problems,
+    storage_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +67,10 @@ CHUNK = 4 << 20  # bytes per read when hashing a file
 # Files fetched in parallel: enough to fill a fast line, no more than the cores can hash and
 # write (on 2 cores, 4 at a time was slower than 2: measured in bench/bench_models.py).
 WORKERS = max(2, min(4, os.cpu_count() or 2))
-RETRIES = 4  # further attempts after a 429, a 5xx or a dropped connection
+RETRIES = 4  # further attempts after a 429, a 5xx or a dropped connection; reset by progress
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection
+STALL_TIMEOUT = 30.0  # seconds without a byte before a transfer counts as stalled
+STOP_GRACE = 1.5  # seconds a stopped download waits for its transfers to let go
 BACKOFF = 0.5  # seconds before the first retry; doubles each time
 MAX_RETRY_AFTER = 30.0  # the longest Retry-After we honour
 DISK_MARGIN = 64 << 20  # left free on the disk after a download
@@ -66,8 +82,12 @@ class DownloadError(Exception):
     """A download failed; the message is one sentence for the user."""
 
 
+class AlreadyInstalled(DownloadError):
+    """The model is in the store (maybe put there by another process meanwhile)."""
+
+
 class Cancelled(Exception):
-    pass
+    """The download was cancelled (files deleted) or stopped (files kept for a resume)."""
 
 
 @dataclass
@@ -91,6 +111,7 @@ class Progress:
     files_done: int = 0
     files_total: int = 0
     error: str = ""
+    note: str = ""  # "stalled, retrying" while a silent connection is being replaced
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +141,7 @@ class Download:
         endpoint: str | None = None,
         workers: int = WORKERS,
         backoff: float = BACKOFF,
+        stall_timeout: float | None = None,  # default STALL_TIMEOUT
     ):
         self.store = store
         self.entry = entry
@@ -128,64 +150,104 @@ class Download:
         self.endpoint = self.api.endpoint
         self.workers = workers
         self.backoff = backoff
+        self.timeout = httpx2.Timeout(stall_timeout or STALL_TIMEOUT, connect=CONNECT_TIMEOUT)
         self.folder = store.partial_dir(entry.id)
-        self._cancel = threading.Event()
+        self._stop = threading.Event()
+        self._discard = False
         self._counter = _Counter()
         self._total = 0
         self._files_total = 0
+        self._note = ""
+        self._plan_lock = threading.Lock()
+        self._finished: dict[str, dict[str, Any]] = {}  # path -> hashes and identity
 
     def cancel(self) -> None:
-        self._cancel.set()
+        """Stop and delete what was downloaded."""
+        self._discard = True
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Stop within STOP_GRACE seconds, keeping the files for the next attempt to resume."""
+        self._stop.set()
 
     def run(self) -> ModelEntry:
         if self.store.get(self.entry.id) is not None:
-            raise DownloadError(f"{self.entry.name} is already installed.")
+            raise AlreadyInstalled(f"{self.entry.name} is already installed.")
+        try:
+            lock = self.store.download_lock(self.entry.id)
+            lock.acquire(timeout=0)
+        except Timeout:
+            error = DownloadError(
+                f"{self.entry.name} is being downloaded by another Desktop LLM window or "
+                "process; it will appear in the model list when that download finishes."
+            )
+            self._report("failed", str(error))
+            raise error from None
+        except OSError as exc:
+            raise self._failed(DownloadError(storage_error(exc, self.store.root))) from exc
+        try:
+            return self._run_locked()
+        finally:
+            lock.release()
+
+    def _run_locked(self) -> ModelEntry:
+        # Another process may have installed it while this one waited to start.
+        if self.store.get(self.entry.id) is not None:
+            raise AlreadyInstalled(f"{self.entry.name} is already installed.")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            plan = self._load_or_make_plan()
+            plan = self._make_plan()
+            self._keep_what_still_matches(plan)
             self._check_disk_space(plan)
             self._fetch_all(plan)
             self._report("verifying")
             model = self._register(plan)
         except Cancelled:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self._report("cancelled")
+            if self._discard:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            self._report("cancelled" if self._discard else "stopped")
             raise
         except DownloadError as exc:
-            self._report("failed", str(exc))
-            raise
+            raise self._failed(exc) from None
         except OSError as exc:
-            error = DownloadError(_disk_error(exc, self.folder))
-            self._report("failed", str(error))
-            raise error from exc
+            raise self._failed(DownloadError(_disk_error(exc, self.folder))) from exc
         self._report("done")
         return model
 
+    def _failed(self, error: DownloadError) -> DownloadError:
+        """Report a failure; a download that got no bytes leaves no resumable stub behind."""
+        if self.folder.is_dir() and not _has_data(self.folder):
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self._report("failed", str(error))
+        return error
+
     # -- the plan: which files, how big, which hashes ----------------------------------------
 
-    def _load_or_make_plan(self) -> list[PlannedFile]:
-        saved = self.folder / "plan.json"
-        if saved.is_file():
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                data = json.loads(saved.read_text(encoding="utf-8"))
-                if data["repo"] == self.entry.repo:
-                    return [PlannedFile(**item) for item in data["files"]]
-        commit = self._hub(
-            lambda: self.api.model_info(self.entry.repo, revision=self.entry.revision).sha
-        )
-        tree = self._hub(
-            lambda: list(self.api.list_repo_tree(self.entry.repo, revision=commit, recursive=True))
+    def _make_plan(self) -> list[PlannedFile]:
+        """The files to fetch, listed now from the current endpoint (never an old listing: the
+        hub may have moved, or fixed a file)."""
+        # One request, with a timeout of its own (list_repo_tree takes none, and retries a
+        # silent server itself): the commit, and every file's size, git oid and LFS sha256.
+        info = self._hub(
+            lambda: self.api.model_info(
+                self.entry.repo,
+                revision=self.entry.revision,
+                files_metadata=True,
+                timeout=self.timeout.read,
+            )
         )
         files = [
             PlannedFile(
-                path=item.path,
-                url=hf_hub_url(self.entry.repo, item.path, revision=commit, endpoint=self.endpoint),
+                path=item.rfilename,
+                url=hf_hub_url(
+                    self.entry.repo, item.rfilename, revision=info.sha, endpoint=self.endpoint
+                ),
                 size=item.size,
                 sha256=item.lfs.sha256 if item.lfs else "",
-                git_oid="" if item.lfs else item.blob_id,
+                git_oid="" if item.lfs else item.blob_id or "",
             )
-            for item in tree
-            if hasattr(item, "blob_id") and _wanted(item.path, self.entry.files)
+            for item in info.siblings or []
+            if _wanted(item.rfilename, self.entry.files)
         ]
         missing = [p for p in self.entry.files if not any(_wanted(f.path, (p,)) for f in files)]
         if not files or (self.entry.engine == "wllama" and missing):
@@ -196,13 +258,72 @@ class Download:
         if self.entry.model_lib_url:
             url = model_lib_url(self.entry.model_lib_url)
             name = url.rsplit("/", 1)[1]
-            files.append(PlannedFile(name, url, _announced_size(url), library=True))
-        saved.write_text(
-            json.dumps(
-                {"repo": self.entry.repo, "commit": commit, "files": [asdict(f) for f in files]}
-            )
-        )
+            files.append(PlannedFile(name, url, self._announced_size(url), library=True))
         return files
+
+    def _keep_what_still_matches(self, plan: list[PlannedFile]) -> None:
+        """Decide, file by file, what an earlier attempt left that this plan can use: a finished
+        file whose hash matches the new listing (hashed again unless its recorded identity is
+        unchanged), a .part of the same file. Everything else is deleted."""
+        saved = _read_json(self.folder / "plan.json")
+        old_files = {f.get("path"): f for f in saved.get("files", []) if isinstance(f, dict)}
+        old_finished = saved.get("finished", {}) if isinstance(saved.get("finished"), dict) else {}
+        for planned in plan:
+            target = self.folder / planned.path
+            part = target.with_name(target.name + ".part")
+            record = old_finished.get(planned.path)
+            if target.is_file():
+                kept = self._check_finished(planned, target, record)
+                if kept is None:
+                    log.warning("%s changed since it was downloaded: fetching it again", target)
+                    target.unlink()
+                else:
+                    self._finished[planned.path] = kept
+                    planned.sha256 = kept["sha256"]
+            old = old_files.get(planned.path)
+            same_file = (
+                isinstance(old, dict)
+                and planned.size is not None
+                and old.get("size") == planned.size
+                and (old.get("sha256") or "") == planned.sha256
+                and (old.get("git_oid") or "") == planned.git_oid
+            )
+            if part.is_file() and (target.is_file() or not same_file):
+                part.unlink()
+        self._save_plan(plan)
+
+    def _check_finished(
+        self, planned: PlannedFile, path: Path, record: Any
+    ) -> dict[str, Any] | None:
+        identity = _identity(path)
+        if isinstance(record, dict) and all(record.get(k) == v for k, v in identity.items()):
+            hashes = {"sha256": record.get("sha256", ""), "git": record.get("git", "")}
+        else:
+            hashes = _Hashes.of_file(path, planned).digest()
+        expected_sha256 = planned.sha256 or (
+            record.get("sha256") if planned.library and isinstance(record, dict) else ""
+        )
+        if planned.size is not None and identity["size"] != planned.size:
+            return None
+        if expected_sha256 and hashes["sha256"] != expected_sha256:
+            return None
+        if planned.git_oid and hashes["git"] != planned.git_oid:
+            return None
+        if not (expected_sha256 or planned.git_oid):
+            return None  # nothing to check it against: fetch it again
+        return {**hashes, **identity}
+
+    def _save_plan(self, plan: list[PlannedFile]) -> None:
+        with self._plan_lock:
+            _write_json_synced(
+                self.folder / "plan.json",
+                {
+                    "endpoint": self.endpoint,
+                    "repo": self.entry.repo,
+                    "files": [asdict(f) for f in plan],
+                    "finished": self._finished,
+                },
+            )
 
     def _hub(self, call: Callable[[], Any]) -> Any:
         """A metadata call with the same retries as a file (huggingface_hub does not retry it)."""
@@ -210,13 +331,12 @@ class Download:
             self._check_cancel()
             try:
                 return call()
+            except GatedRepoError:  # before its base class, RepositoryNotFoundError
+                raise DownloadError(self._gated()) from None
             except (RepositoryNotFoundError, RevisionNotFoundError):
                 raise DownloadError(
-                    f"The model {self.entry.repo} was not found on the hub ({self.endpoint})."
-                ) from None
-            except GatedRepoError:
-                raise DownloadError(
-                    f"{self.entry.repo} needs you to accept its licence on the hub first."
+                    f"The model {self.entry.repo} was not found on the hub ({self.endpoint}); "
+                    "if it is private, log in with `hf auth login`."
                 ) from None
             except OfflineModeIsEnabled:
                 raise DownloadError("Downloads are off: HF_HUB_OFFLINE is set.") from None
@@ -225,11 +345,33 @@ class Download:
                 if not _retryable(status) or attempt == RETRIES:
                     raise DownloadError(_status_error(status, self.entry.repo)) from None
                 self._sleep(attempt, exc.response)
+            except httpx2.TimeoutException:
+                if attempt == RETRIES:
+                    raise DownloadError(
+                        f"The model hub at {self.endpoint} did not answer within "
+                        f"{self.timeout.read:.0f} s, {RETRIES + 1} times; try again later."
+                    ) from None
+                self._sleep(attempt, None)
             except httpx2.TransportError:
                 if attempt == RETRIES:
                     raise DownloadError(self._unreachable()) from None
                 self._sleep(attempt, None)
         raise AssertionError("unreachable")
+
+    def _gated(self) -> str:
+        return (
+            f"This model needs you to accept its licence at {self.endpoint}/{self.entry.repo} "
+            "and log in with `hf auth login`."
+        )
+
+    def _announced_size(self, url: str) -> int | None:
+        """The size a host gives for a file in answer to HEAD, for progress and the disk check."""
+        try:
+            response = get_session().head(url, follow_redirects=True, timeout=self.timeout)
+        except httpx2.HTTPError:
+            return None
+        length = response.headers.get("content-length", "")
+        return int(length) if response.status_code == 200 and length.isdigit() else None
 
     def _check_disk_space(self, plan: list[PlannedFile]) -> None:
         needed = sum(max(0, f.size - self._bytes_here(f)) for f in plan if f.size)
@@ -246,70 +388,116 @@ class Download:
         self._total = sum(f.size or 0 for f in plan)
         self._files_total = len(plan)
         self._counter.add(sum(self._bytes_here(f) for f in plan))
-        todo = [f for f in plan if not (self.folder / f.path).is_file()]
+        todo = [f for f in plan if f.path not in self._finished]
         self._counter.files_done = len(plan) - len(todo)
         todo.sort(key=lambda f: -(f.size or 0))  # the biggest first: they set the finish time
+        pending = list(todo)
+        errors: list[BaseException] = []
+        idle = threading.Event()
+        lock = threading.Lock()
+
+        def work() -> None:
+            # Daemon threads, not a ThreadPoolExecutor: a transfer blocked in a read must not
+            # keep a stopped process alive (Python joins pool threads at exit).
+            while not self._stop.is_set():
+                with lock:
+                    if not pending:
+                        break
+                    planned = pending.pop(0)
+                try:
+                    self._fetch_verified(planned)
+                except BaseException as exc:
+                    with lock:
+                        errors.append(exc)
+                    self._stop.set()  # the other files stop at their next chunk, kept
+            with lock:
+                running.discard(threading.current_thread())
+                if not running:
+                    idle.set()
+
+        threads = [
+            threading.Thread(target=work, name=f"download-{n}", daemon=True)
+            for n in range(min(self.workers, len(todo)))
+        ]
+        running = set(threads)
+        if not threads:
+            idle.set()
         stop_reporting = threading.Event()
         reporter = threading.Thread(target=self._report_until, args=(stop_reporting,), daemon=True)
         reporter.start()
         try:
-            with ThreadPoolExecutor(
-                max_workers=self.workers, thread_name_prefix="download"
-            ) as pool:
-                futures = [pool.submit(self._fetch_verified, planned) for planned in todo]
-                finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                failed = [f for f in finished if f.exception() is not None]
-                if failed:
-                    self._cancel.set()  # the other files stop at their next chunk, kept for later
-                    wait(futures)
-                    errors = [f.exception() for f in futures if f.exception() is not None]
-                    first = next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
-                    raise first
+            for thread in threads:
+                thread.start()
+            while not idle.wait(0.1):  # short waits: a signal handler runs between them
+                if self._stop.is_set():  # asked to stop, or a file failed
+                    idle.wait(STOP_GRACE)
+                    break
         finally:
             stop_reporting.set()
             reporter.join()
+        if errors:
+            first = next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+            raise first
+        if self._stop.is_set():
+            raise Cancelled
 
     def _fetch_verified(self, planned: PlannedFile) -> None:
-        """Fetch a file and check its hash; a damaged copy is fetched once more."""
+        """Fetch a file and check its hash; a damaged copy is fetched once more. A verified
+        file is flushed to the disk, renamed into place and recorded in plan.json."""
         target = self.folder / planned.path
+        part = target.with_name(target.name + ".part")
         target.parent.mkdir(parents=True, exist_ok=True)
         for attempt in (1, 2):
             digest = self._fetch(planned)
-            problem = _hash_problem(planned, digest, target.with_name(target.name + ".part"))
+            problem = _hash_problem(planned, digest, part)
             if problem is None:
-                target.with_name(target.name + ".part").replace(target)
+                part.replace(target)
+                fsync_dir(target.parent)
+                self._finished[planned.path] = {**digest, **_identity(target)}
                 with self._counter.lock:
                     self._counter.files_done += 1
                 planned.sha256 = digest["sha256"]  # for model.json, and `verify` later
+                self._save_plan_after_file()
                 return
             log.warning("%s: %s (attempt %d)", planned.path, problem, attempt)
-            target.with_name(target.name + ".part").unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
         raise DownloadError(
             f"{planned.path} of {self.entry.name} arrived damaged twice ({problem}); "
             "the server's copy may be broken."
         )
 
+    def _save_plan_after_file(self) -> None:
+        saved = _read_json(self.folder / "plan.json")
+        with self._plan_lock:
+            saved["finished"] = dict(self._finished)
+            _write_json_synced(self.folder / "plan.json", saved)
+
     def _fetch(self, planned: PlannedFile) -> dict[str, str]:
         """GET into <file>.part, resuming what is there; returns its sha256 and git sha1,
-        computed as the bytes arrive (a resumed file's first part is read back once)."""
+        computed as the bytes arrive (a resumed file's first part is read back once). The retry
+        budget starts again whenever bytes arrive."""
         part = self.folder / (planned.path + ".part")
-        for attempt in range(RETRIES + 1):
+        # The hub's token goes to the hub only, never to the host of model libraries.
+        headers = {} if planned.library else build_hf_headers()
+        attempt = 0
+        while True:
             self._check_cancel()
             offset = _on_disk(self.folder, planned.path + ".part")
             if planned.size is not None and offset >= planned.size:
                 return _Hashes.of_file(part, planned).digest()
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            ranged = {**headers, "Range": f"bytes={offset}-"} if offset else headers
             try:
-                with get_session().stream("GET", planned.url, headers=headers) as response:
+                with get_session().stream(
+                    "GET", planned.url, headers=ranged, timeout=self.timeout
+                ) as response:
                     if response.status_code == 416 and offset:  # a stale part: start over
                         part.unlink()
                         continue
                     if response.status_code >= 400:
                         if not _retryable(response.status_code) or attempt == RETRIES:
-                            raise DownloadError(
-                                _status_error(response.status_code, planned.path, file=True)
-                            )
+                            raise DownloadError(self._file_error(response, planned.path))
                         self._sleep(attempt, response)
+                        attempt += 1
                         continue
                     if response.status_code != 206:
                         offset = 0  # the server sent the whole file
@@ -318,17 +506,21 @@ class Download:
                     length = _expected_length(response, offset)
                     if length is not None and part.stat().st_size != length:
                         raise httpx2.RemoteProtocolError("the connection closed early")
+                self._note = ""
                 return hashes.digest()
             except httpx2.TransportError as exc:
+                self._check_cancel()
+                if _on_disk(self.folder, planned.path + ".part") > offset:
+                    attempt = 0  # it was moving: a fresh budget
+                stalled = isinstance(exc, httpx2.ReadTimeout)
                 if attempt == RETRIES:
-                    if isinstance(exc, httpx2.ConnectError):
-                        raise DownloadError(self._unreachable()) from None
-                    raise DownloadError(
-                        f"The download of {planned.path} kept breaking off ({exc}); "
-                        "try again, it resumes where it stopped."
-                    ) from None
+                    raise DownloadError(self._transport_error(exc, planned.path)) from None
+                if stalled:
+                    log.warning("%s stalled; retrying from where it stopped", planned.path)
+                    self._note = "stalled, retrying"
+                    self._report_downloading(0.0)  # at once: the next chunk clears the note
                 self._sleep(attempt, None)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _write(self, response: httpx2.Response, part: Path, offset: int, hashes: _Hashes) -> None:
         with part.open("r+b" if offset else "wb") as out:
@@ -341,17 +533,52 @@ class Download:
                 out.write(chunk)
                 hashes.update(chunk)
                 self._counter.add(len(chunk))
+                self._note = ""
+            out.flush()
+            os.fsync(out.fileno())
+
+    def _file_error(self, response: httpx2.Response, path: str) -> str:
+        status = response.status_code
+        if response.headers.get("x-error-code") == "GatedRepo":
+            return self._gated()
+        if status == 401:
+            return (
+                f"The hub wants you logged in to download {path} (HTTP 401): log in with "
+                "`hf auth login` or set HF_TOKEN."
+            )
+        if status == 403:
+            return (
+                f"The hub refused {path} to this login (HTTP 403): the account you are logged "
+                f"in with has no access to {self.entry.repo}."
+            )
+        return _status_error(status, path, file=True)
+
+    def _transport_error(self, exc: httpx2.TransportError, path: str) -> str:
+        if isinstance(exc, httpx2.ConnectError):
+            return self._unreachable()
+        if isinstance(exc, httpx2.ConnectTimeout):
+            return f"The model hub at {self.endpoint} did not answer; check the connection."
+        if isinstance(exc, httpx2.ReadTimeout):
+            return (
+                f"The download of {path} stalled: nothing arrived for "
+                f"{self.timeout.read:.0f} s, {RETRIES + 1} times in a row; try again later, "
+                "it resumes where it stopped."
+            )
+        return (
+            f"The download of {path} kept breaking off ({exc}); "
+            "try again, it resumes where it stopped."
+        )
 
     def _sleep(self, attempt: int, response: httpx2.Response | None) -> None:
         delay = self.backoff * 2**attempt
         retry_after = response.headers.get("retry-after") if response is not None else None
         if retry_after and retry_after.strip().isdigit():
             delay = min(float(retry_after), MAX_RETRY_AFTER)
-        if self._cancel.wait(delay):
+        if self._stop.wait(delay):
             raise Cancelled
 
     def _check_cancel(self) -> None:
-        if self._cancel.is_set():
+        if self._stop.is_set():
             raise Cancelled
 
     def _bytes_here(self, planned: PlannedFile) -> int:
@@ -364,8 +591,14 @@ class Download:
     # -- finishing -----------------------------------------------------------------------------
 
     def _register(self, plan: list[PlannedFile]) -> ModelEntry:
-        # Files finished by an earlier run of a resumed download have no sha256 in the plan yet.
-        sha256 = {f.path: f.sha256 or sha256_of(self.folder / f.path) for f in plan}
+        if self.entry.engine == "webllm":
+            problems = mlc_problems(self.folder, [f.path for f in plan])
+            if problems:
+                raise DownloadError(
+                    f"The hub repository {self.entry.repo} is not a complete model: "
+                    f"{'; '.join(problems)}."
+                )
+        sha256 = {f.path: self._finished[f.path]["sha256"] for f in plan}
         webllm = dict(self.entry.webllm) if self.entry.webllm else None
         model = ModelEntry(
             id=self.entry.id,
@@ -390,22 +623,25 @@ class Download:
             now, done = time.monotonic(), self._counter.done
             samples = [s for s in samples if now - s[0] <= 3.0] + [(now, done)]
             elapsed = now - samples[0][0]
-            speed = (done - samples[0][1]) / elapsed if elapsed > 0 else 0.0
-            left = max(0, self._total - done)
-            self.on_progress(
-                Progress(
-                    self.entry.id,
-                    "downloading",
-                    done=min(done, self._total),
-                    total=self._total,
-                    speed=speed,
-                    eta=left / speed if speed > 0 else None,
-                    files_done=self._counter.files_done,
-                    files_total=self._files_total,
-                )
-            )
+            self._report_downloading((done - samples[0][1]) / elapsed if elapsed > 0 else 0.0)
             if stop.wait(PROGRESS_INTERVAL):
                 return
+
+    def _report_downloading(self, speed: float) -> None:
+        done = self._counter.done
+        self.on_progress(
+            Progress(
+                self.entry.id,
+                "downloading",
+                done=min(done, self._total),
+                total=self._total,
+                speed=speed,
+                eta=max(0, self._total - done) / speed if speed > 0 else None,
+                files_done=self._counter.files_done,
+                files_total=self._files_total,
+                note=self._note,
+            )
+        )
 
     def _report(self, state: str, error: str = "") -> None:
         self.on_progress(
@@ -434,14 +670,34 @@ def _on_disk(folder: Path, name: str) -> int:
         return 0
 
 
-def _announced_size(url: str) -> int | None:
-    """The size a host gives for a file in answer to HEAD, for progress and the disk check."""
+def _identity(path: Path) -> dict[str, int]:
+    """What changes when a file is rewritten, truncated or replaced."""
+    info = path.stat()
+    return {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino}
+
+
+def _has_data(folder: Path) -> bool:
+    return any(
+        p.is_file() and p.name != "plan.json" and p.stat().st_size > 0 for p in folder.rglob("*")
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        response = get_session().head(url, follow_redirects=True)
-    except httpx2.HTTPError:
-        return None
-    length = response.headers.get("content-length", "")
-    return int(length) if response.status_code == 200 and length.isdigit() else None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json_synced(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        json.dump(data, out)
+        out.flush()
+        os.fsync(out.fileno())
+    tmp.replace(path)
+    fsync_dir(path.parent)
 
 
 def _expected_length(response: httpx2.Response, offset: int) -> int | None:
@@ -507,10 +763,8 @@ def _status_error(status: int, what: str, file: bool = False) -> str:
 
 
 def _disk_error(exc: OSError, folder: Path) -> str:
-    if exc.errno == errno.ENOSPC:
-        return f"The disk is full at {folder.parent.parent}; free some space and download again."
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"Desktop LLM cannot write to {folder.parent.parent}: permission denied."
+    if exc.errno in (errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS):
+        return storage_error(exc, folder.parent.parent)
     return f"Could not write the download to {folder}: {exc.strerror or exc}."
 
 
@@ -520,7 +774,7 @@ class DownloadManager:
     def __init__(self, store: ModelStore, publish: Callable[[Progress], None]):
         self.store = store
         self.publish = publish
-        self._active: dict[str, Download] = {}
+        self._active: dict[str, tuple[Download, threading.Thread]] = {}
         self._last: dict[str, Progress] = {}
         self._lock = threading.Lock()
 
@@ -529,22 +783,36 @@ class DownloadManager:
             if entry.id in self._active:
                 return
             download = Download(self.store, entry, on_progress=self._progress)
-            self._active[entry.id] = download
-        threading.Thread(target=self._run, args=(download,), daemon=True).start()
+            thread = threading.Thread(target=self._run, args=(download,), daemon=True)
+            self._active[entry.id] = (download, thread)
+        thread.start()
 
-    def cancel(self, model_id: str) -> bool:
-        """Stop a download and delete its partial files; also one left by an earlier run."""
+    def cancel(self, model_id: str) -> int | None:
+        """Stop a download and delete its partial files, or discard one left by an earlier run;
+        returns the bytes freed (None: nothing to cancel). DownloadBusy: another process is
+        downloading it."""
         with self._lock:
-            download = self._active.get(model_id)
-        if download is not None:
-            download.cancel()
-            return True
-        folder = self.store.partial_dir(model_id)
-        if folder.is_dir():
-            shutil.rmtree(folder)
-            self._progress(Progress(model_id, "cancelled"))
-            return True
-        return False
+            active = self._active.get(model_id)
+        if active is not None:
+            active[0].cancel()
+            return 0
+        try:
+            freed = self.store.discard_partial(model_id)
+        except FileNotFoundError:
+            return None
+        self._progress(Progress(model_id, "cancelled"))
+        return freed.freed
+
+    def stop_all(self) -> None:
+        """The window is closing: stop every download within STOP_GRACE seconds, keeping the
+        files for a resume."""
+        with self._lock:
+            active = list(self._active.values())
+        for download, _ in active:
+            download.stop()
+        deadline = time.monotonic() + STOP_GRACE + 0.5
+        for _, thread in active:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def states(self) -> dict[str, dict[str, Any]]:
         with self._lock:

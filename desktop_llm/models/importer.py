@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 
 from desktop_llm.models.catalog import MLC_FILES
-from desktop_llm.models.store import ModelEntry, ModelStore, install_file
+from desktop_llm.models.store import ModelEntry, ModelStore, install_file, mlc_problems
 
 GGUF_MAGIC = b"GGUF"
 
@@ -63,30 +63,14 @@ def import_mlc_folder(store: ModelStore, folder: Path) -> ModelEntry:
         raise ModelImportError(
             f"{folder.name} is not an MLC model folder: it has no mlc-chat-config.json."
         )
-    cache = next(
-        (folder / n for n in ("tensor-cache.json", "ndarray-cache.json") if (folder / n).is_file()),
-        None,
-    )
-    if cache is None:
-        raise ModelImportError(
-            f"{folder.name} has no tensor-cache.json, so its weights are unknown."
-        )
+    problems = mlc_problems(folder)
+    if problems:
+        raise ModelImportError(f"{folder.name} cannot be used: {'; '.join(problems)}.")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-        shards = {r["dataPath"] for r in json.loads(cache.read_text(encoding="utf-8"))["records"]}
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelImportError(
-            f"{folder.name}: {config_path.name} or {cache.name} is damaged."
-        ) from exc
-    missing = sorted(s for s in shards if not (folder / s).is_file())
-    if missing:
-        raise ModelImportError(f"{folder.name} lacks weight files: {', '.join(missing[:3])}.")
+    except ValueError as exc:
+        raise ModelImportError(f"{folder.name}: {config_path.name} is damaged.") from exc
     libraries = sorted(folder.glob("*.wasm"))
-    if not libraries:
-        raise ModelImportError(
-            f"{folder.name} has no model library (.wasm); compile one with "
-            "`mlc_llm compile ... --device webgpu` and put it in the folder."
-        )
     files = {
         p.name: p
         for p in folder.iterdir()

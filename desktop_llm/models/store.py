@@ -10,7 +10,9 @@
     │   ├── tensor-cache.json
     │   ├── params_shard_0.bin ...
     │   └── <model library>.wasm
-    └── .downloads/<model-id>/                unfinished downloads (see download.py)
+    └── .downloads/
+        ├── <model-id>/                       an unfinished download (see download.py)
+        └── .locks/<model-id>.lock            held by the one process downloading <model-id>
 
 `model.json` is written last, so a folder without one is not a usable model. The local server
 serves a model's files at /models/<id>/resolve/main/<file>, the layout WebLLM expects of a hub.
@@ -19,6 +21,7 @@ Every file's sha256 is kept in model.json, for `verify`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -28,11 +31,37 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from desktop_llm.safe_path import UnsafePath, resolve_inside
 
 MANIFEST = "model.json"
 DOWNLOADS = ".downloads"
 ENGINES = ("wllama", "webllm")
+LOCKS = ".locks"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")  # WebLLM needs one of them
+
+
+class DownloadBusy(Exception):
+    """Another process (a window, or `models pull`) is downloading this model right now."""
+
+
+@dataclass
+class Freed:
+    """What deleting a model gave back: bytes freed, and bytes of hard-linked files whose
+    other links (the originals a user imported) keep them on the disk."""
+
+    freed: int
+    kept_linked: int = 0
+
+    def describe(self) -> str:
+        text = f"{human_size(self.freed)} freed"
+        if self.kept_linked:
+            text += (
+                f"; {human_size(self.kept_linked)} stay on the disk as the original files "
+                "it was imported from, which are kept"
+            )
+        return text
 
 
 @dataclass
@@ -85,29 +114,59 @@ class ModelStore:
             return []
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name[0] != ".")
 
+    def download_lock(self, model_id: str) -> FileLock:
+        """The cross-process lock of `model_id`'s download (released by the OS if its holder
+        dies). Whoever holds it is the only one writing `.downloads/<model-id>/`."""
+        locks = self.root / DOWNLOADS / LOCKS
+        locks.mkdir(parents=True, exist_ok=True)
+        return FileLock(resolve_inside(locks, f"{model_id}.lock"), mode=0o600)
+
+    def discard_partial(self, model_id: str) -> Freed:
+        """Delete an unfinished download; DownloadBusy if a process is downloading it now."""
+        folder = self.partial_dir(model_id)
+        if not folder.is_dir():
+            raise FileNotFoundError(model_id)
+        lock = self.download_lock(model_id)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise DownloadBusy(model_id) from None
+        try:
+            freed = _freed_by_deleting(folder)
+            shutil.rmtree(folder)
+        finally:
+            lock.release()
+        return freed
+
     def work_dir(self, name: str) -> Path:
         """A scratch folder on the store's disk that is never a model nor a download."""
         return resolve_inside(self.root / DOWNLOADS, f".{name}")
 
     def register_folder(self, entry: ModelEntry, folder: Path) -> ModelEntry:
         """Make a complete folder (on the same disk) the model `entry.id`: model.json is
-        written into it, then it is renamed into place, so it appears whole or not at all."""
+        written into it, then it is renamed into place, so it appears whole or not at all.
+        Everything is flushed to the disk first: after a power cut the model is there, whole,
+        or not listed."""
         target = resolve_inside(self.root, entry.id)
         if target.exists():
             raise FileExistsError(f"{entry.id} is already in the store")
         _write_json_atomically(folder / MANIFEST, entry.to_dict())
+        for name in entry.files:
+            fsync_file(folder / name)
+        fsync_dir(folder)
         os.replace(folder, target)
+        fsync_dir(self.root)
         return entry
 
-    def delete(self, model_id: str) -> int:
-        """Remove a model; returns the bytes freed."""
+    def delete(self, model_id: str) -> Freed:
+        """Remove a model; returns what that frees."""
         entry = self.get(model_id)
         if entry is None:
             raise FileNotFoundError(model_id)
         if entry.embedded:
             raise PermissionError("The built-in model cannot be deleted.")
         folder = self.root / model_id
-        freed = _folder_size(folder)
+        freed = _freed_by_deleting(folder)
         # Renamed away first, so that a half-deleted folder is never listed as a model.
         trash = self.work_dir(f"deleting-{model_id}")
         trash.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +181,8 @@ class ModelStore:
         if entry is None:
             raise FileNotFoundError(model_id)
         problems = []
+        if entry.engine == "webllm":
+            problems += mlc_problems(self.root / model_id, entry.files)
         for name in entry.files:
             path = self.root / model_id / name
             expected = entry.sha256.get(name)
@@ -142,6 +203,17 @@ class ModelStore:
             "free": shutil.disk_usage(self.root).free,
             "folder": str(self.root),
         }
+
+    def changes(self) -> tuple[int, int]:
+        """Changes whenever a model is installed or deleted, or a download starts or ends,
+        by this process or another (the folders' mtimes)."""
+        stamps = []
+        for folder in (self.root, self.root / DOWNLOADS):
+            try:
+                stamps.append(folder.stat().st_mtime_ns)
+            except FileNotFoundError:
+                stamps.append(0)
+        return stamps[0], stamps[1]
 
     def file_path(self, model_id: str, relative: str) -> Path:
         """The path of one of a model's files; raises UnsafePath or FileNotFoundError."""
@@ -182,11 +254,91 @@ class ModelStore:
         return entry
 
 
+def mlc_problems(folder: Path, files: list[str] | None = None) -> list[str]:
+    """What an MLC model folder lacks for WebLLM to run it (empty: complete): the config, the
+    weight list and every shard it names, the tokenizer files the config names (or one of
+    TOKENIZER_FILES), and a model library. `files`: only these count as present (a model's
+    own file list); default, whatever is in the folder. The one rule for downloads, imports
+    and `verify`."""
+    present = (
+        set(files)
+        if files is not None
+        else {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    )
+    if "mlc-chat-config.json" not in present:
+        return ["mlc-chat-config.json is missing"]
+    cache = next((n for n in ("tensor-cache.json", "ndarray-cache.json") if n in present), None)
+    if cache is None:
+        return ["tensor-cache.json is missing, so the weights are unknown"]
+    try:
+        config = json.loads((folder / "mlc-chat-config.json").read_text(encoding="utf-8"))
+        records = json.loads((folder / cache).read_text(encoding="utf-8"))["records"]
+        shards = {str(record["dataPath"]) for record in records}
+        named = [str(name) for name in config.get("tokenizer_files") or []]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return [f"mlc-chat-config.json or {cache} is damaged"]
+    problems = []
+    missing = sorted(shard for shard in shards if shard not in present)
+    if missing:
+        problems.append(f"weight files are missing: {', '.join(missing[:3])}")
+    tokenizer_missing = [name for name in named if name not in present]
+    if tokenizer_missing or not any(name in present for name in TOKENIZER_FILES):
+        wanted = tokenizer_missing or [" or ".join(TOKENIZER_FILES)]
+        problems.append(f"the tokenizer is missing: {', '.join(wanted)}")
+    if not any(name.endswith(".wasm") for name in present):
+        problems.append("it has no model library (.wasm)")
+    return problems
+
+
 def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".model-", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(data, out, indent=2)
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, path)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside `folder` survive a power cut (POSIX; Windows has no directory
+    handles to flush, and NTFS journals renames)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _freed_by_deleting(folder: Path) -> Freed:
+    """A file with other hard links (an imported original) frees nothing when deleted here."""
+    freed = Freed(0)
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            info = path.stat()
+            if info.st_nlink > 1:
+                freed.kept_linked += info.st_size
+            else:
+                freed.freed += info.st_size
+    return freed
+
+
+def storage_error(exc: OSError, where: Path) -> str:
+    """One sentence for a failed write into the app's folders."""
+    if exc.errno == errno.ENOSPC:
+        return f"The disk is full at {where}; free some space and try again."
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"Desktop LLM cannot write to {where}: permission denied."
+    return f"Could not write to {where}: {exc.strerror or exc}."
 
 
 def _folder_size(folder: Path) -> int:

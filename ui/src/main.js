@@ -264,6 +264,7 @@ async function boot({ ignoreSavedModel = false } = {}) {
     'api-request': (job) => localApi.run(job),
     'api-cancel': ({ id }) => localApi.cancel(id),
     download: (progress) => modelsPanel.onProgress(progress),
+    models: () => modelsPanel.onStoreChanged(),
   });
   // `desktop-llm --model ID` names the model for this launch; the self-test uses it or the built-in.
   const byId = (id) => models.find((m) => m.id === id);

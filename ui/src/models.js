@@ -20,6 +20,7 @@ function formatSeconds(seconds) {
 /** "120.0 MB of 500.0 MB · 35.2 MB/s · about 11 s left" */
 export function describeTransfer(progress) {
   const parts = [`${formatBytes(progress.done)} of ${formatBytes(progress.total)}`];
+  if (progress.note) return [...parts, progress.note].join(' · ');
   if (progress.speed > 0) parts.push(`${formatBytes(progress.speed)}/s`);
   if (progress.eta !== null && progress.eta !== undefined) parts.push(`about ${formatSeconds(progress.eta)} left`);
   return parts.join(' · ');
@@ -106,6 +107,12 @@ export class ModelsPanel {
     this.$('models-message').textContent = text;
   }
 
+  /** Models came or went, maybe from another process (event "models"). */
+  async onStoreChanged() {
+    await this.onChange();
+    if (this.dialog.open) await this.refresh();
+  }
+
   /** A download's progress, pushed by Python (event "download"). */
   async onProgress(progress) {
     this.progress[progress.model_id] = progress;
@@ -117,6 +124,7 @@ export class ModelsPanel {
     }
     if (progress.state === 'failed') this.say(progress.error);
     if (progress.state === 'cancelled') this.say(`The download of ${this.nameOf(progress.model_id)} was cancelled.`);
+    if (progress.state === 'stopped') this.say(`The download of ${this.nameOf(progress.model_id)} stopped; it resumes where it left off.`);
     if (!this.dialog.open || !this.data) return;
     if (progress.state === 'downloading' || progress.state === 'verifying') {
       const row = this.dialog.querySelector(`li[data-id="${CSS.escape(progress.model_id)}"]`);
@@ -161,8 +169,9 @@ export class ModelsPanel {
       actions.append(button('Delete', async () => {
         if (!window.confirm(`Delete ${model.name} (${formatBytes(disk.models[model.id] || model.size)})?`)) return;
         try {
-          const { freed } = await bridge.deleteModel(model.id);
-          this.say(`Deleted ${model.name}: ${formatBytes(freed)} freed.`);
+          const { freed, kept_linked: keptLinked } = await bridge.deleteModel(model.id);
+          this.say(`Deleted ${model.name}: ${formatBytes(freed)} freed.`
+            + (keptLinked ? ` ${formatBytes(keptLinked)} stay on the disk as the original files it was imported from.` : ''));
           await this.onChange();
           await this.refresh();
         } catch (error) {
@@ -195,7 +204,16 @@ export class ModelsPanel {
           this.say(error.message);
         }
       }, 'primary'));
-      if (entry.partial) actions.append(button('Discard', () => bridge.cancelDownload(entry.id)));
+      if (entry.partial) {
+        actions.append(button('Discard', async () => {
+          try {
+            const { freed } = await bridge.cancelDownload(entry.id);
+            this.say(`Discarded the unfinished download of ${entry.name}: ${formatBytes(freed)} freed.`);
+          } catch (error) {
+            this.say(error.message);
+          }
+        }));
+      }
     }
     row.append(title, actions, element('span', 'facts',
       `about ${formatBytes(entry.download_size)} download · needs about ${formatBytes(entry.memory_mb * 2 ** 20)} of memory`
