@@ -1,18 +1,22 @@
 """The model store, measured side by side in one run:
 
-1. download throughput from the same loopback hub: ours (huggingface_hub's session, hashes
-   checked, as many files at a time as the app uses) / curl (as many at a time, nothing checked);
+1. download throughput from the same loopback hub, whole processes from start to exit: the
+   app's `models pull` (hashes checked, files fsynced, installed) / curl fetching as many files
+   at a time followed by sha256sum (the honest comparison: both hash) / bare curl; and the CPU
+   seconds per GiB of each;
 2. serving a 1 GB model file from the local server to the page (fetched and read in headless
    Chromium) / a raw read of the same file, each starting with the file out of the page cache;
 3. growth of the webview's profile when the real Qt window loads a model / the model's size.
 
-    python bench/bench_models.py [--rounds 3] [--files 8] [--file-mb 64]
+    python bench/bench_models.py [--rounds 5] [--files 4] [--file-mb 256] [--only download]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -26,12 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import median, side_by_side
-from desktop_llm.models.catalog import CatalogEntry
+from desktop_llm.models import catalog
 from desktop_llm.models.download import WORKERS, Download
 from desktop_llm.models.store import ModelEntry, ModelStore
 from tests.hub import Hub
 
 REPO = "bench/many-shards"
+MODEL_ID = "SmolLM2-360M-Instruct-q4f32_1-MLC"  # a catalog name for the generated shards
 
 
 def drop_from_page_cache(path: Path) -> None:
@@ -40,24 +45,39 @@ def drop_from_page_cache(path: Path) -> None:
         os.posix_fadvise(data.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
-def download_ours(hub: Hub, work: Path, names: list[str]) -> float:
-    store = ModelStore(work / "ours")
-    shutil.rmtree(store.root, ignore_errors=True)
-    entry = CatalogEntry(
-        id="bench", name="bench", engine="wllama", repo=REPO, files=tuple(names),
-        download_size=0, memory_mb=0, context_window=0, license="",
-    )  # fmt: skip
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(command: list[str], **kwargs) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of a command, start to exit."""
+    cpu = _child_cpu()
     started = time.perf_counter()
-    model = Download(store, entry, endpoint=hub.url).run()
-    elapsed = time.perf_counter() - started
-    return model.size / elapsed / 1e6
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs
+    )
+    return time.perf_counter() - started, _child_cpu() - cpu
 
 
-def download_curl(hub: Hub, work: Path, names: list[str]) -> float:
+def pull_process(hub: Hub, work: Path, size: int) -> tuple[float, float]:
+    """The whole `desktop-llm models pull`, as a user runs it: start, list, fetch, hash, fsync,
+    install, exit."""
+    home = work / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    env = {**os.environ, "DESKTOP_LLM_HOME": str(home), "HF_ENDPOINT": hub.url,
+           "DESKTOP_LLM_MODEL_LIB_ENDPOINT": hub.url}  # fmt: skip
+    wall, cpu = _timed([sys.executable, "-m", "desktop_llm", "models", "pull", MODEL_ID], env=env)
+    return size / wall / 1e6, cpu
+
+
+def curl_files(
+    hub: Hub, work: Path, names: list[str], size: int, check: bool
+) -> tuple[float, float]:
+    """curl fetching the same files as many at a time, then (check) sha256sum of them."""
     target = work / "curl"
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    parallel = str(WORKERS)
     command = [
         "curl",
         "--silent",
@@ -65,37 +85,73 @@ def download_curl(hub: Hub, work: Path, names: list[str]) -> float:
         "--fail",
         "--parallel",
         "--parallel-max",
-        parallel,
+        str(WORKERS),
     ]
     for name in names:
         command += ["-o", str(target / name), f"{hub.url}/{REPO}/resolve/main/{name}"]
+    cpu = _child_cpu()
     started = time.perf_counter()
     subprocess.run(command, check=True)
-    elapsed = time.perf_counter() - started
-    return sum((target / n).stat().st_size for n in names) / elapsed / 1e6
+    if check:
+        subprocess.run(["sha256sum", *names], cwd=target, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    return size / wall / 1e6, _child_cpu() - cpu
 
 
 def bench_download(rounds: int, files: int, file_mb: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-download-"))
     hub = Hub(work / "hub").start()
-    names = [f"shard_{i}.bin" for i in range(files)]
-    hub.add_repo(REPO, {name: os.urandom(file_mb << 20) for name in names})
+    names = [f"params_shard_{i}.bin" for i in range(files)]
+    repo_files: dict[str, bytes | Path] = {}
+    for name in names:
+        path = work / "source" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as out:
+            for _ in range(file_mb):
+                out.write(os.urandom(1 << 20))
+        repo_files[name] = path
+    records = [{"dataPath": n, "nbytes": file_mb << 20, "records": []} for n in names]
+    repo_files["tensor-cache.json"] = json.dumps({"records": records}).encode()
+    repo_files["mlc-chat-config.json"] = json.dumps({"context_window_size": 4096}).encode()
+    repo_files["tokenizer.json"] = b"{}"
+    entry = catalog.find(MODEL_ID)
+    assert entry is not None
+    hub.add_repo(entry.repo, repo_files)
+    hub.add_repo(REPO, {n: repo_files[n] for n in names})
+    hub.add_lib(entry.model_lib_url.rsplit("/", 1)[1], b"\0asm\x01\0\0\0")
     for path in hub.repos[REPO].files.values():
-        hub.hashes(path)  # the hub's own hashing is not part of either side
+        hub.hashes(path)  # the hub's own hashing is not part of any side
+    size = files * (file_mb << 20)
+    cpu: dict[str, list[float]] = {"pull": [], "curl+sha256sum": [], "curl": []}
+
+    def measure(name: str, run) -> float:
+        speed, seconds = run()
+        cpu[name].append(seconds / (size / 2**30))
+        return speed
+
     results = side_by_side(
         rounds,
         {
-            "ours": lambda: download_ours(hub, work, names),
-            "curl": lambda: download_curl(hub, work, names),
+            "pull": lambda: measure("pull", lambda: pull_process(hub, work, size)),
+            "curl+sha256sum": lambda: measure(
+                "curl+sha256sum", lambda: curl_files(hub, work, names, size, True)
+            ),
+            "curl": lambda: measure("curl", lambda: curl_files(hub, work, names, size, False)),
         },
     )
     hub.stop()
     shutil.rmtree(work)
-    ours, curl = median(results["ours"]), median(results["curl"])
-    print(f"download, {files} x {file_mb} MiB from the loopback hub, {WORKERS} files at a time:")
-    print(f"  ours {ours:.0f} MB/s {[round(v) for v in results['ours']]}")
-    print(f"  curl {curl:.0f} MB/s {[round(v) for v in results['curl']]}")
-    print(f"  ours / curl: {ours / curl:.3f}")
+    print(
+        f"download, {files} x {file_mb} MiB from the loopback hub, {WORKERS} files at a time, "
+        "whole processes start to exit:"
+    )
+    for name, values in results.items():
+        per_gib = median(cpu[name][1:])  # the warm-up round is not counted
+        print(f"  {name:15} {median(values):5.0f} MB/s {[round(v) for v in values]}, "
+              f"{per_gib:.2f} CPU s/GiB")  # fmt: skip
+    pull = median(results["pull"])
+    print(f"  pull / curl+sha256sum: {pull / median(results['curl+sha256sum']):.3f}")
+    print(f"  pull / curl: {pull / median(results['curl']):.3f}")
 
 
 class _ZeroCopyHandler(SimpleHTTPRequestHandler):
@@ -237,9 +293,9 @@ def bench_profile_growth() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--files", type=int, default=8)
-    parser.add_argument("--file-mb", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--file-mb", type=int, default=256)
     parser.add_argument("--only", choices=["download", "serving", "profile"])
     args = parser.parse_args()
     if args.only in (None, "download"):

@@ -375,3 +375,24 @@ def test_rm_of_a_hard_linked_import_says_the_bytes_really_freed(tmp_path):
     assert removed.stdout.startswith("Deleted Linked.Q4; 0.0 MB freed; 2.1 MB stay on the disk")
     assert "original files it was imported from, which are kept" in removed.stdout
     assert original.stat().st_size == (2 << 20) + 4
+
+
+def test_closing_the_window_stops_its_downloads_and_keeps_them(hub, launcher):
+    """What Launcher.run does when the window closes (bridge.stop_downloads), on the real app's
+    bridge and store: every download stops within 2 s, nothing more is requested, and the
+    partial files stay for the next launch to resume."""
+    add_mlc_repo(hub, GPU_ID, shards=3)
+    hub.rate = 1 << 20
+    bridge = launcher.bridge
+    assert bridge.download_model(GPU_ID) == {"started": GPU_ID}
+    wait_for_part(launcher.store.partial_dir(GPU_ID), "params_shard_0.bin", 256 << 10)
+    closed = time.monotonic()
+    bridge.stop_downloads()
+    assert time.monotonic() - closed < 2.0
+    time.sleep(2.5)
+    assert [r for r in hub.requests if r.time > closed + 0.2] == []
+    assert launcher.store.partial_downloads() == [GPU_ID]
+    assert bridge.downloads.states()[GPU_ID]["state"] == "stopped"
+    assert bridge.model_catalog()["available"]
+    resumed = [e for e in bridge.model_catalog()["available"] if e["id"] == GPU_ID][0]
+    assert resumed["partial"] is True

@@ -4,6 +4,11 @@ client that then answers in the real CPU engine without a request leaving loopba
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.models import catalog
 from tests.conftest import ask, set_greedy, wait_ready, wait_until
@@ -94,3 +99,56 @@ def test_downloaded_gguf_model_answers_with_no_request_leaving_loopback(
     assert launcher.store.get(F32_ID) is None
     message = page.text_content("#models-message")
     assert message.startswith("Deleted SmolLM2 360M Instruct (4-bit, 32-bit float shaders)")
+
+
+def test_the_page_follows_downloads_by_other_processes_and_says_when_one_stalls(
+    browser_page, launcher, hub, tmp_path, monkeypatch
+):
+    """A `models pull` in a terminal while the window is open: the window's Download says in one
+    sentence that another process has it, and the new model appears in the picker without a
+    reload. Then a stalled connection shows "stalled, retrying" rather than a frozen bar."""
+    entry = add_mlc_repo(hub, F32_ID, shards=2)
+    hub.rate = 2 << 20
+    page = browser_page
+    wait_until(page, "() => document.querySelectorAll('#model-select option').length > 0")
+    pull = subprocess.Popen(
+        [sys.executable, "-m", "desktop_llm", "models", "pull", F32_ID],
+        env={**os.environ, "DESKTOP_LLM_HOME": str(launcher.paths.data.parent)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    partial = launcher.store.partial_dir(F32_ID)
+    while not (partial / "params_shard_0.bin.part").is_file():
+        assert pull.poll() is None, pull.communicate()
+        time.sleep(0.05)
+    page.click("#open-models")
+    row(page, F32_ID).locator("button", has_text="Download").click()
+    wait_until(
+        page,
+        "() => document.querySelector('#models-message').textContent"
+        ".includes('is being downloaded by another Desktop LLM window or process')",
+    )
+    assert pull.wait(60) == 0, pull.communicate()
+    wait_until(
+        page,
+        "id => [...document.querySelectorAll('#model-select option')].some(o => o.value === id)",
+        F32_ID,
+        timeout=10,
+    )
+    page.locator(f"#models-installed li[data-id='{F32_ID}']").wait_for(timeout=10_000)
+
+    # A stall, with a short stall timeout standing in for the real 30 s.
+    monkeypatch.setattr("desktop_llm.models.download.STALL_TIMEOUT", 1.5)
+    hub.rate = 0
+    launcher.store.delete(F32_ID)  # the page hears of it, and offers the download again
+    hub.faults["params_shard_0.bin"] = ["stall"]
+    row(page, F32_ID).locator("button", has_text="Download").click(timeout=10_000)
+    wait_until(
+        page,
+        "id => document.querySelector(`li[data-id='${id}'] .transfer`)?.textContent"
+        ".includes('stalled, retrying')",
+        F32_ID,
+        interval=0.02,
+    )
+    page.locator(f"#models-installed li[data-id='{F32_ID}']").wait_for(timeout=30_000)
+    assert launcher.store.verify(entry.id) == []

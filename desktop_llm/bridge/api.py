@@ -214,6 +214,8 @@ class Bridge:
             raise BridgeError(f"{id} is not in the catalog.", 404)
         if self.store.get(id) is not None:
             raise BridgeError(f"{entry.name} is already installed.", 409)
+        if not self.downloads.active(id) and self.store.download_busy(id):
+            raise BridgeError(_BUSY.format(id=entry.name), 409)
         self.downloads.start(entry)
         return {"started": id}
 

@@ -787,6 +787,10 @@ class DownloadManager:
             self._active[entry.id] = (download, thread)
         thread.start()
 
+    def active(self, model_id: str) -> bool:
+        with self._lock:
+            return model_id in self._active
+
     def cancel(self, model_id: str) -> int | None:
         """Stop a download and delete its partial files, or discard one left by an earlier run;
         returns the bytes freed (None: nothing to cancel). DownloadBusy: another process is

@@ -121,6 +121,16 @@ class ModelStore:
         locks.mkdir(parents=True, exist_ok=True)
         return FileLock(resolve_inside(locks, f"{model_id}.lock"), mode=0o600)
 
+    def download_busy(self, model_id: str) -> bool:
+        """Is a process downloading `model_id` right now?"""
+        lock = self.download_lock(model_id)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+        return False
+
     def discard_partial(self, model_id: str) -> Freed:
         """Delete an unfinished download; DownloadBusy if a process is downloading it now."""
         folder = self.partial_dir(model_id)
