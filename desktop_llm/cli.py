@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # `desktop-llm doctor` starts the app again with this to open a hidden probe window.
     parser.add_argument(
-        "--probe-window", nargs=2, metavar=("URL", "STORAGE"), help=argparse.SUPPRESS
+        "--probe-window", nargs=2, metavar=("URL_FILE", "STORAGE"), help=argparse.SUPPRESS
     )
     sub = parser.add_subparsers(dest="command")
     model_commands.add_parser(sub)
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if os.name == "posix":
+        os.umask(0o077)  # everything the app and its browser write is this user's alone
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C before a command set up its own handling
@@ -68,8 +71,10 @@ def _main(argv: list[str] | None) -> int:
     if args.probe_window:
         from desktop_llm.hosts.webview import WebviewHost
 
-        url, storage = args.probe_window
-        WebviewHost(Path(storage), hidden=True).run(url)
+        url_file, storage = map(Path, args.probe_window)
+        url = url_file.read_text(encoding="utf-8")  # a private file, not argv: it holds a secret
+        url_file.unlink()
+        WebviewHost(storage, hidden=True).run(url)
         return 0
     if args.command == "models":
         return model_commands.run(args, paths)

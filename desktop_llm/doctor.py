@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import secrets
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 from desktop_llm import __version__
 from desktop_llm.constants import BROWSER_CANDIDATES
-from desktop_llm.hosts.browser import browser_flags, find_browser
+from desktop_llm.hosts.browser import browser_flags, find_browser, launch_page, write_private
 from desktop_llm.hosts.webview import webview_available
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
@@ -109,7 +110,10 @@ def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
                     browser,
                     "--headless=new",
                     *browser_flags(paths.cache / "doctor-profile", launcher.settings.browser_flags),
-                    server.launch_url("probe-browser"),
+                    # Never the launch URL itself on a command line (see hosts/browser.py).
+                    launch_page(
+                        paths.cache / "doctor-launch", server.launch_url("probe-browser")
+                    ).as_uri(),
                 ],
             )
         if facts["webview"]["available"]:
@@ -119,7 +123,13 @@ def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
                 [
                     *app_command(),
                     "--probe-window",
-                    server.launch_url("probe-webview"),
+                    str(
+                        write_private(
+                            paths.cache / "doctor-launch",
+                            f"probe-{secrets.token_hex(8)}.url",
+                            server.launch_url("probe-webview"),
+                        )
+                    ),
                     str(paths.cache / "doctor-webview"),
                 ],
             )

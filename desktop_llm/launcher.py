@@ -51,6 +51,8 @@ class Launcher:
         self.store = ModelStore(paths.models)
         self.bridge: Bridge | None = None
         self._stop_watching = threading.Event()
+        self._api_key = ""  # what the local API accepts now (from the settings)
+        self._api_port = 0
         self.host_name = "none"  # the window in use, once chosen
         self.server: LocalServer | None = None
         self.api_server: ThreadedServer | None = None
@@ -182,8 +184,16 @@ class Launcher:
         timer.start()
 
     def _apply_api(self, settings: Settings) -> None:
-        """Start or stop the local OpenAI-compatible API as the setting says."""
+        """Start, stop or move the local OpenAI-compatible API as the settings say. A new key
+        applies to the next request (the old one is refused at once); a new port restarts it."""
         with self._api_lock:
+            running = self.api_server is not None
+            if running and (not settings.api_enabled or settings.api_port != self._api_port):
+                assert self.api_server is not None
+                self.api_server.stop()
+                self.api_server = None
+                log.info("local API stopped")
+            self._api_key = settings.api_key
             if settings.api_enabled and self.api_server is None:
                 try:
                     sock = bind_loopback(settings.api_port)
@@ -196,21 +206,17 @@ class Launcher:
                     changes["api_key"] = "dllm-" + secrets.token_urlsafe(24)
                 if changes:
                     settings = self.settings_file.update(changes)
-                key = settings.api_key
-                port = settings.api_port
+                self._api_key = settings.api_key
+                self._api_port = settings.api_port
                 app = create_api_app(
                     self.bridge.relay,
                     self.store,
-                    key=lambda: key,
+                    key=lambda: self._api_key,
                     loaded_model=lambda: self.settings_file.load().model,
-                    port=lambda: port,
+                    port=lambda: self._api_port,
                 )
                 self.api_server = ThreadedServer(app, sock, "local-api").start()
-                log.info("local API on http://127.0.0.1:%s/v1", port)
-            elif not settings.api_enabled and self.api_server is not None:
-                self.api_server.stop()
-                self.api_server = None
-                log.info("local API stopped")
+                log.info("local API on http://127.0.0.1:%s/v1", self._api_port)
 
     def _quit_on_termination_signals(self) -> None:
         """SIGTERM (a logout, `kill`) closes the window like the user would. While the GUI's own

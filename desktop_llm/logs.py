@@ -7,6 +7,8 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from desktop_llm.paths import make_private
+
 MAX_BYTES = 1_000_000
 BACKUPS = 4
 
@@ -17,6 +19,7 @@ def setup_logging(log_file: Path, level: int = logging.INFO) -> None:
         log_file, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    make_private(log_file)
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

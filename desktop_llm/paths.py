@@ -16,6 +16,7 @@ lives under that one folder:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,5 +75,22 @@ class AppPaths:
         return self.data / "browser-profile"
 
     def create(self) -> None:
+        """Make the app's folders, private to this user on POSIX (0700, their files 0600):
+        they hold every conversation, the settings with the API key, and the logs."""
         for folder in (self.config, self.data, self.cache, self.logs, self.models):
             folder.mkdir(parents=True, exist_ok=True)
+        for folder in (self.config, self.data, self.cache, self.logs):
+            make_private(folder)
+        for path in (self.settings_file, self.history_file, self.log_file):
+            make_private(path)
+
+
+def make_private(path: Path) -> None:
+    """0700 for a folder, 0600 for a file (and SQLite's -wal and -shm beside a database);
+    nothing on Windows, where the user's profile folder is already private."""
+    if os.name != "posix":
+        return
+    mode = 0o700 if path.is_dir() else 0o600
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists() and not each.is_symlink():
+            each.chmod(mode)

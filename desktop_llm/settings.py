@@ -72,11 +72,13 @@ def _text(max_len: int, long: bool = False) -> Check:
 
 
 def _flags(value: Any) -> str | None:
+    from desktop_llm.hosts.browser import refused_flag
+
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return "must be a list of command-line flags"
     if any(not v.startswith("--") for v in value):
         return "every flag must start with --"
-    return None
+    return next(filter(None, map(refused_flag, value)), None)
 
 
 def _boolean(value: Any) -> str | None:
@@ -89,15 +91,26 @@ def _port(value: Any) -> str | None:
     return _number(1024, 65535, integer=True)(value)
 
 
+def _api_key(value: Any) -> str | None:
+    problem = _text(200)(value)
+    if problem is None and value and (len(value) < 16 or not value.isprintable() or " " in value):
+        return "must be at least 16 characters, with no spaces (or empty: one is made for you)"
+    return problem
+
+
+_described(_api_key, type="text", max_length=200)
 _described(_flags, type="flags")
 _described(_boolean, type="boolean")
 _described(_port, type="integer", min=0, max=65535, readonly=True)
 
 
-def _setting(default: Any, check: Check, doc: str) -> Any:
+def _setting(default: Any, check: Check, doc: str, file_only: bool = False) -> Any:
+    """file_only: names a program or its command line, so the page may not change it (only the
+    settings file and the command line can); the panel shows it read-only."""
+    metadata = {"check": check, "doc": doc, "file_only": file_only}
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"check": check, "doc": doc})
-    return field(default=default, metadata={"check": check, "doc": doc})
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -107,10 +120,13 @@ class Settings:
         "auto", _choice("auto", "webview", "browser"), "Which window shows the app."
     )
     browser: str = _setting(
-        "", _text(1000), "Browser for the browser host: a name or a path; empty finds one."
+        "",
+        _text(1000),
+        "Browser for the browser host: a name or a path; empty finds one.",
+        file_only=True,
     )
     browser_flags: list[str] = _setting(
-        [], _flags, "Extra command-line flags for the browser host."
+        [], _flags, "Extra command-line flags for the browser host.", file_only=True
     )
     server_port: int = _setting(0, _port, "Port of the local server; chosen on first launch.")
     temperature: float = _setting(0.7, _number(0, 2), "Sampling temperature; 0 is greedy.")
@@ -130,7 +146,9 @@ class Settings:
         False, _boolean, "Let other programs use the model through an OpenAI-compatible API."
     )
     api_port: int = _setting(0, _port, "Port of the local API; chosen when it is first enabled.")
-    api_key: str = _setting("", _text(200), "The key programs must send; made when first enabled.")
+    api_key: str = _setting(
+        "", _api_key, "The key programs must send (16 characters or more); made when enabled."
+    )
     log_content: bool = _setting(
         False, _boolean, "Write prompts and document text to the log (off: only their sizes)."
     )
@@ -157,15 +175,23 @@ class Settings:
     def describe(cls) -> list[dict[str, Any]]:
         """The schema, for the settings panel."""
         defaults = cls()
-        return [
-            {
+        described = []
+        for f in fields(cls):
+            spec = {
                 "name": f.name,
                 "default": getattr(defaults, f.name),
                 "doc": f.metadata["doc"],
                 **f.metadata["check"].spec,
             }
-            for f in fields(cls)
-        ]
+            if f.metadata["file_only"]:
+                spec.update(readonly=True, file_only=True)
+            described.append(spec)
+        return described
+
+    @classmethod
+    def file_only(cls) -> set[str]:
+        """The settings the page may not change (see _setting)."""
+        return {f.name for f in fields(cls) if f.metadata["file_only"]}
 
 
 class SettingsFile:

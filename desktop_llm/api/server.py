@@ -174,15 +174,15 @@ class _Guard:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
             headers = dict(scope["headers"])
-            host = headers.get(b"host", b"").decode().lower()
+            host = headers.get(b"host", b"").decode("latin-1").lower()
             if host not in (f"127.0.0.1:{self.port()}", f"localhost:{self.port()}"):
                 await error(421, "This server answers only its own loopback address.")(
                     scope, receive, send
                 )
                 return
-            auth = headers.get(b"authorization", b"").decode()
-            given = auth[7:] if auth.lower().startswith("bearer ") else ""
-            if not given or not hmac.compare_digest(given, self.key()):
+            auth = headers.get(b"authorization", b"")
+            given = auth[7:] if auth.lower().startswith(b"bearer ") else b""
+            if not given or not hmac.compare_digest(given, self.key().encode()):
                 await error(
                     401,
                     "Missing or wrong API key; copy it from the app's settings.",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from desktop_llm import __version__
 from desktop_llm.api.relay import EngineRelay
@@ -127,6 +127,15 @@ class Bridge:
     def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(changes, dict):
             raise BridgeError("settings changes must be a JSON object")
+        current = self.settings_file.load().to_dict()
+        for name in sorted(Settings.file_only() & set(changes)):
+            if changes[name] != current[name]:
+                raise BridgeError(
+                    f"{name} can only be changed in the settings file "
+                    f"({self.paths.settings_file}), not from the window.",
+                    403,
+                    field_name=name,
+                )
         try:
             updated = self.settings_file.update(changes)
         except SettingsError as exc:
@@ -140,9 +149,11 @@ class Bridge:
         self.events.publish("settings", self.settings_file.load().to_dict())
 
     def reset_settings(self) -> dict[str, Any]:
-        """Every setting back to its default, except the port: it is the page's origin."""
-        port = self.settings_file.load().server_port
-        defaults = Settings().with_changes({"server_port": port})
+        """Every setting back to its default, except the port (it is the page's origin) and
+        the settings only the file may change."""
+        current = self.settings_file.load()
+        kept = {name: getattr(current, name) for name in {"server_port", *Settings.file_only()}}
+        defaults = Settings().with_changes(kept)
         self.settings_file.save(defaults)
         self._settings_changed(defaults)
         return self.settings_file.load().to_dict()
@@ -300,11 +311,13 @@ class Bridge:
         return {"switching_to": host}
 
     def open_external(self, url: str) -> dict[str, Any]:
-        """Open a link from an answer in the system browser, never inside the app's window."""
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise BridgeError("Only http and https links can be opened.", field_name="url")
-        webbrowser.open(url)
-        return {"opened": url}
+        """Open a link from an answer in the system browser, never inside the app's window.
+        Only a well-formed http(s) or mailto URL, passed on in its normalized form."""
+        normalized = _external_url(url)
+        if normalized is None:
+            raise BridgeError("Only http, https and mailto links can be opened.", field_name="url")
+        webbrowser.open(normalized)
+        return {"opened": normalized}
 
     # Documents. The bridge never takes a path from the page: it reads only what the user chose
     # in a native dialog or dropped on the window (the host knows those paths, not the page).
@@ -427,6 +440,25 @@ def _history_errors():
         raise BridgeError(str(exc), 404 if "no conversation" in str(exc) else 400) from exc
     except (TypeError, ValueError) as exc:
         raise BridgeError(f"Wrong arguments: {exc}") from exc
+
+
+def _external_url(url: Any) -> str | None:
+    """`url` rebuilt from its parsed parts if it is a plain http(s) or mailto link; None for
+    anything else (other schemes, control characters or spaces anywhere, no host)."""
+    if not isinstance(url, str) or len(url) > 8192:
+        return None
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):  # whitespace, newlines, NUL
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    if parts.scheme == "mailto" and parts.path:
+        return urlunsplit(parts)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return urlunsplit(parts)
 
 
 def _memory_total() -> int | None:

@@ -2,14 +2,22 @@
 
 Used where the webview has no WebGPU (Linux's Qt webview) and the user wants GPU models. The
 profile folder is the app's own, so WebGPU flags and storage never touch the user's browser.
+
+The launch URL carries a one-time code, and any local user can read a process's command line
+(/proc/<pid>/cmdline). So the browser is never given it: it opens a file in the profile folder
+(0700) that only this user can read (0600), which sends it on to the launch URL; the file is
+deleted once the browser has read it.
 """
 
 from __future__ import annotations
 
+import html
 import os
 import platform
+import secrets
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 from desktop_llm.constants import BROWSER_CANDIDATES
@@ -51,7 +59,46 @@ def find_browser(preferred: str = "") -> str | None:
     return None
 
 
+# Flags that make Chromium run another program, or drop its protections; refused wherever they
+# come from (the settings file included). --no-sandbox is added by the app itself when it must
+# run as root, and only then.
+REFUSED_FLAGS = (
+    "--renderer-cmd-prefix",
+    "--gpu-launcher",
+    "--utility-cmd-prefix",
+    "--browser-subprocess-path",
+    "--plugin-launcher",
+    "--ppapi-plugin-launcher",
+    "--nacl-gdb",
+    "--load-extension",
+    "--no-sandbox",
+    "--disable-setuid-sandbox",
+    "--disable-web-security",
+    "--user-data-dir",
+    "--app",
+)
+
+
+class RefusedFlag(ValueError):
+    """A browser flag the app will not pass on; the message says which and why."""
+
+
+def refused_flag(flag: str) -> str | None:
+    """The reason `flag` is refused, or None."""
+    name = flag.partition("=")[0].strip().lower()
+    if name in REFUSED_FLAGS:
+        return (
+            f"{name} is refused: it would let the browser run other programs, or weaken its "
+            "sandbox or the app's isolation"
+        )
+    return None
+
+
 def browser_flags(profile: Path, extra: list[str]) -> list[str]:
+    for flag in extra:
+        reason = refused_flag(flag)
+        if reason:
+            raise RefusedFlag(f"The browser flag {flag!r} in your settings: {reason}.")
     flags = [
         f"--user-data-dir={profile}",
         "--no-first-run",
@@ -77,15 +124,25 @@ class BrowserHost:
         self.extra_flags = extra_flags
         self._process: subprocess.Popen | None = None
 
-    def command(self, url: str) -> list[str]:
-        return [self.executable, *browser_flags(self.profile, self.extra_flags), f"--app={url}"]
+    def command(self, page: str) -> list[str]:
+        """The browser's command line; `page` must hold no secret (see launch_page)."""
+        return [self.executable, *browser_flags(self.profile, self.extra_flags), f"--app={page}"]
 
     def run(self, url: str) -> None:
-        self.profile.mkdir(parents=True, exist_ok=True)
+        private_folder(self.profile)
+        page = launch_page(self.profile, url)
         self._process = subprocess.Popen(
-            self.command(url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self.command(page.as_uri()), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        self._process.wait()
+        # Long enough for the slowest start to read it, then gone (it is also single-use).
+        timer = threading.Timer(20.0, page.unlink, kwargs={"missing_ok": True})
+        timer.daemon = True
+        timer.start()
+        try:
+            self._process.wait()
+        finally:
+            timer.cancel()
+            page.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -99,3 +156,31 @@ class BrowserHost:
 
     def take_dropped_paths(self, names: list[str]) -> list[str] | None:
         return None  # the page sends the dropped files' bytes instead
+
+
+def private_folder(folder: Path) -> Path:
+    """Make `folder` (and its missing parents) and keep it to this user alone (POSIX)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix":
+        folder.chmod(0o700)
+    return folder
+
+
+def write_private(folder: Path, name: str, text: str) -> Path:
+    """A new file only this user can read (0600), in a folder only this user can open."""
+    path = private_folder(folder) / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path
+
+
+def launch_page(folder: Path, url: str) -> Path:
+    """A private page that sends the browser on to `url` (which holds the launch code)."""
+    target = html.escape(url, quote=True)
+    return write_private(
+        folder,
+        f"launch-{secrets.token_hex(8)}.html",
+        f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'
+        "<title>Desktop LLM</title>",
+    )

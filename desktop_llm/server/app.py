@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,13 +153,13 @@ def _bridge_route(
     async def endpoint(request: Request) -> Response:
         kwargs: dict[str, Any] = dict(request.query_params) if query else {}
         if body_as is not False:
-            body = await request.body()
-            if len(body) > MAX_JSON_BODY:
+            body = await read_limited(request, MAX_JSON_BODY)
+            if body is None:
                 return _error(413, "The request is too large.")
             try:
                 payload = json.loads(body or b"null")
-            except ValueError:
-                return _error(400, "The request body is not valid JSON.")
+            except (ValueError, RecursionError):
+                return _error(400, "The request body is not valid JSON (or nests too deeply).")
             if body_as is None:
                 if not isinstance(payload, dict):
                     return _error(400, "The request body must be a JSON object.")
@@ -167,14 +168,34 @@ def _bridge_route(
                 kwargs = {body_as: payload}
         try:
             result = await run_in_threadpool(function, **kwargs)
-        except TypeError as exc:
-            return _error(400, f"Wrong arguments: {exc}")
         except BridgeError as exc:
             return _error(exc.status, str(exc), exc.field)
+        except (TypeError, ValueError, sqlite3.InterfaceError, sqlite3.ProgrammingError) as exc:
+            # A value of the wrong type or form that a bridge function did not check itself
+            # (an id that is not a number, a path that leaves its folder, an object for text).
+            return _error(400, f"Wrong arguments: {_one_line(exc)}")
         return JSONResponse(result, headers={"cache-control": "no-store"})
 
     method = "GET" if body_as is False else "POST"
     return Route(path, endpoint, methods=[method], name=function.__name__)
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it is over `limit` bytes: refused by its Content-Length
+    before anything is read, else while reading, so a huge body is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _one_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def _error(status: int, message: str, field_name: str | None = None) -> JSONResponse:

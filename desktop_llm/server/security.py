@@ -72,13 +72,16 @@ class Session:
         with self._lock:
             self._codes = {c: t for c, t in self._codes.items() if t > now}
             for known in list(self._codes):
-                if hmac.compare_digest(known, code):
+                if hmac.compare_digest(known.encode(), code.encode("utf-8", "replace")):
                     del self._codes[known]
                     return True
         return False
 
     def is_valid(self, cookie_value: str | None) -> bool:
-        return cookie_value is not None and hmac.compare_digest(cookie_value, self.secret)
+        # As bytes: compare_digest refuses non-ASCII text, which a cookie can carry.
+        return cookie_value is not None and hmac.compare_digest(
+            cookie_value.encode("utf-8", "replace"), self.secret.encode()
+        )
 
     def cookie_header(self) -> str:
         return f"{SESSION_COOKIE}={self.secret}; Path=/; HttpOnly; SameSite=Strict"

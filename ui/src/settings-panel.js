@@ -71,7 +71,9 @@ export class SettingsPanel {
       title.textContent = LABELS[spec.name] || spec.name;
       const doc = document.createElement('span');
       doc.className = 'doc';
-      doc.textContent = spec.doc;
+      doc.textContent = spec.file_only
+        ? `${spec.doc} It names a program or its command line, so it can only be changed in the settings file (${info.folders.config}/settings.json) or on the command line.`
+        : spec.doc;
       const error = document.createElement('span');
       error.className = 'field-error';
       error.setAttribute('role', 'alert');
@@ -112,7 +114,7 @@ export class SettingsPanel {
       const value = read(spec, field);
       error.textContent = '';
       field.removeAttribute('aria-invalid');
-      if (JSON.stringify(value) === JSON.stringify(this.values[spec.name])) continue;
+      if (spec.file_only || JSON.stringify(value) === JSON.stringify(this.values[spec.name])) continue;
       try {
         this.values = await bridge.updateSettings({ [spec.name]: value });
         saved += 1;
