@@ -20,7 +20,7 @@ from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -48,10 +48,17 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
             mode = request.query_params.get("mode", "")
             # A query, not a fragment: QtWebEngine drops the fragment of a redirect target.
             target = f"/?mode={mode}" if mode in PAGE_MODES else "/"
-            redirect = RedirectResponse(target, status_code=303)
-            redirect.headers["set-cookie"] = session.cookie_header()
-            redirect.headers["cache-control"] = "no-store"
-            return redirect
+            # A page that moves on by itself rather than a redirect: a window that arrived from
+            # another site (the browser's private launch file) does not send a SameSite=Strict
+            # cookie along a redirect chain it started, but does on this same-site step.
+            onward = Response(
+                '<!doctype html><meta charset="utf-8">'
+                f'<meta http-equiv="refresh" content="0;url={target}"><title>Desktop LLM</title>',
+                media_type="text/html",
+            )
+            onward.headers["set-cookie"] = session.cookie_header()
+            onward.headers["cache-control"] = "no-store"
+            return onward
         if not session.is_valid(request.cookies.get(SESSION_COOKIE)):
             return Response(NOT_LAUNCHED_PAGE, status_code=403, media_type="text/html")
         return FileResponse(ui_dir / "index.html", headers={"cache-control": "no-cache"})
