@@ -85,6 +85,7 @@ def main() -> None:
         )
         app_page = context.pages[0]
         app_page.goto(app.server.launch_url())
+        app_page.wait_for_url(lambda url: "launch=" not in url)
         wait_ready(app_page, timeout=300)
         bare_page = context.new_page()
         bare_page.goto(bare_url)

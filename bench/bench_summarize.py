@@ -44,6 +44,7 @@ def pipeline_ratio(words: int) -> dict[str, float]:
         )
         page = context.pages[0]
         page.goto(app.server.launch_url())
+        page.wait_for_url(lambda url: "launch=" not in url)
         wait_ready(page, timeout=300)
         drop_file(page, "history.txt", text.encode(), "text/plain")
         page.locator("#document-panel[data-state=ready]").wait_for()

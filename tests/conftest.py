@@ -71,6 +71,9 @@ def open_app_page(driver, app: Launcher, profile: Path):
     page.set_default_timeout(60_000)
     assert app.server is not None
     page.goto(app.server.launch_url())
+    # The launch page sets the session cookie, then moves on to the app by itself.
+    page.wait_for_url(lambda url: "launch=" not in url)
+    page.wait_for_load_state()
     return page, context
 
 

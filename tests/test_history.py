@@ -111,3 +111,24 @@ def test_a_database_from_a_newer_app_is_refused_clearly(tmp_path: Path):
     db.close()
     with pytest.raises(HistoryError, match="newer Desktop LLM"):
         HistoryStore(path)
+
+
+def test_exported_markdown_cannot_render_raw_html(tmp_path: Path):
+    """Opened in a viewer that renders HTML, an export shows what the model or a document wrote
+    as text: no tag of theirs becomes an element; code keeps its characters."""
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    chat = store.create("<img src=x onerror=alert(1)>", document_name="<b>doc</b>.pdf")
+    store.add_message(
+        chat["id"],
+        "assistant",
+        "Here: <script>alert(1)</script> and <a href='javascript:alert(2)'>link</a> & more\n"
+        "`<span>code</span>` stays\n```html\n<iframe src=x></iframe>\n```\nafter <b>bold</b>",
+    )
+    exported = store.export_markdown(chat["id"])
+    outside_code = exported.split("```html")[0].replace("`<span>code</span>`", "")
+    outside_code += exported.split("```\n", 2)[-1]
+    assert "<" not in outside_code and ">" not in outside_code, outside_code
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in exported
+    assert "# &lt;img src=x onerror=alert(1)&gt;" in exported
+    assert "`<span>code</span>` stays" in exported and "<iframe src=x></iframe>" in exported
+    assert "after &lt;b&gt;bold&lt;/b&gt;" in exported

@@ -12,6 +12,7 @@ database forward when it is opened.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -173,17 +174,18 @@ class HistoryStore:
 
     def export_markdown(self, conversation_id: int) -> str:
         conversation = self.get(conversation_id, with_messages=True)
-        lines = [f"# {conversation['title']}", ""]
-        details = [f"Model: {conversation['model'] or 'unknown'}"]
+        lines = [f"# {_inert(conversation['title'])}", ""]
+        details = [f"Model: {_inert(conversation['model'] or 'unknown')}"]
         if conversation["document_name"]:
-            details.append(f"Document: {conversation['document_name']}")
+            details.append(f"Document: {_inert(conversation['document_name'])}")
         details.append(
             time.strftime("Started: %Y-%m-%d %H:%M", time.localtime(conversation["created_at"]))
         )
         lines += [f"*{' · '.join(details)}*", ""]
         names = {"user": "You", "assistant": "Assistant", "system": "System"}
         for message in conversation["messages"]:
-            lines += [f"## {names[message['role']]}", "", message["content"].strip(), ""]
+            content = _inert_markdown(message["content"].strip())
+            lines += [f"## {names[message['role']]}", "", content, ""]
         return "\n".join(lines)
 
     @contextmanager
@@ -233,3 +235,36 @@ def _conversation(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
     data["settings"] = json.loads(data.get("settings") or "{}")
     return data
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+
+
+def _inert(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _inert_markdown(text: str) -> str:
+    """Markdown whose raw HTML cannot render in a viewer that renders HTML (the model or a
+    document may have written any): `<`, `>` and `&` are escaped outside code, where Markdown
+    shows them as written anyway; fenced blocks and code spans are left as they are."""
+    out: list[str] = []
+    fence = ""
+    for line in text.split("\n"):
+        opener = _FENCE.match(line)
+        if fence:
+            out.append(line)
+            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if opener:
+            fence = opener.group(1)
+            out.append(line)
+            continue
+        pieces, last = [], 0
+        for code in _CODE_SPAN.finditer(line):
+            pieces += [_inert(line[last : code.start()]), code.group(0)]
+            last = code.end()
+        out.append("".join([*pieces, _inert(line[last:])]))
+    return "\n".join(out)
