@@ -394,5 +394,5 @@ def test_closing_the_window_stops_its_downloads_and_keeps_them(hub, launcher):
     assert launcher.store.partial_downloads() == [GPU_ID]
     assert bridge.downloads.states()[GPU_ID]["state"] == "stopped"
     assert bridge.model_catalog()["available"]
-    resumed = [e for e in bridge.model_catalog()["available"] if e["id"] == GPU_ID][0]
+    resumed = next(e for e in bridge.model_catalog()["available"] if e["id"] == GPU_ID)
     assert resumed["partial"] is True
