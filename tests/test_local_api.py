@@ -135,13 +135,29 @@ def test_bad_requests_get_openai_shaped_errors_and_the_app_keeps_serving(api_app
             "temperature",
         ),
         (b'{"messages": [{"role": "user", "content": "' + b"a" * (5 * 2**20) + b'"}]}', 413, None),
+        (b"[" * 10_000 + b"]" * 10_000, 400, None),
     ]
+    # A stream whose options are malformed is refused before it is queued: five of them used
+    # to fill the queue with answers nobody read.
+    for options in ("yes", True, ["include_usage"], {"include_usage": "yes"}):
+        body = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
+        cases.append(
+            (json.dumps({**body, "stream_options": options}).encode(), 400, "stream_options")
+        )
+    cases.append(
+        (
+            json.dumps({"messages": [{"role": "user", "content": "hi"}], "stream": "yes"}).encode(),
+            400,
+            "stream",
+        )
+    )
     for body, status, param in cases:
         answer = httpx.post(url, content=body, headers=headers, timeout=30)
         assert answer.status_code == status, body[:60]
         error = answer.json()["error"]
         assert error["message"] and error["type"]
         assert error["param"] == param
+    assert not api_app.bridge.relay.busy, "a refused request was queued"
     reply = api_app.client.chat.completions.create(
         model="x", messages=[{"role": "user", "content": "Say hi."}], max_tokens=4
     )

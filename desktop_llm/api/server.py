@@ -98,8 +98,8 @@ def create_api_app(
             return error(413, f"The request is larger than {MAX_BODY // 2**20} MB.")
         try:
             payload = json.loads(body)
-        except ValueError:
-            return error(400, "The request body is not valid JSON.")
+        except (ValueError, RecursionError):
+            return error(400, "The request body is not valid JSON (or nests too deeply).")
         problem = _validate(payload)
         if problem:
             return problem
@@ -237,6 +237,19 @@ def _validate(payload: Any) -> JSONResponse | None:
         or (isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) for s in stop))
     ):
         return error(400, "'stop' must be a string or up to 4 strings.", param="stop")
+    # Everything a job reads is checked here, before it is queued: a request that failed after
+    # queueing would leave the engine writing for no one.
+    if not isinstance(payload.get("stream", False), bool):
+        return error(400, "'stream' must be true or false.", param="stream")
+    options = payload.get("stream_options")
+    if options is not None and not (
+        isinstance(options, dict) and isinstance(options.get("include_usage", False), bool)
+    ):
+        return error(
+            400,
+            "'stream_options' must be an object like {\"include_usage\": true}.",
+            param="stream_options",
+        )
     return None
 
 
