@@ -46,6 +46,7 @@ class Launcher:
         self.start_model = start_model
         self.paths = paths
         self.settings_file = SettingsFile(paths.settings_file)
+        self.settings_file.remove_stale_temp_files()
         self.settings: Settings = self.settings_file.load()
         self.host_choice = host_choice or self.settings.host
         self.store = ModelStore(paths.models)

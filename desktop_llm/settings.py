@@ -204,16 +204,18 @@ class SettingsFile:
 
     def load(self) -> Settings:
         try:
-            raw = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return Settings()
+        except OSError as exc:  # a folder in its place, unreadable
+            return self._recover(exc)
         try:
-            data = json.loads(raw)
+            data = json.loads(raw.decode("utf-8-sig"))  # a BOM, as some editors write, is fine
             if not isinstance(data, dict):
                 raise ValueError("the file does not hold a JSON object")
-            return self._from_dict(data)
-        except (ValueError, SettingsError, TypeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             return self._recover(exc)
+        return self._from_dict(data)
 
     def save(self, settings: Settings) -> None:
         settings.validate()
@@ -230,10 +232,31 @@ class SettingsFile:
         return updated
 
     def _from_dict(self, data: dict[str, Any]) -> Settings:
-        known = {f.name for f in fields(Settings)}
-        settings = replace(Settings(), **{k: v for k, v in data.items() if k in known})
-        settings.validate()
+        """Each setting on its own: a bad value falls back to its default alone, named in
+        `warning`; the others are kept."""
+        settings = Settings()
+        refused = []
+        for f in fields(Settings):
+            if f.name not in data:
+                continue
+            try:
+                settings = settings.with_changes({f.name: data[f.name]})
+            except (SettingsError, TypeError):
+                refused.append(f.name)
+        if refused:
+            self.warning = (
+                f"Some settings in {self.path.name} were not valid and are at their defaults "
+                f"for now: {', '.join(refused)}."
+            )
         return settings
+
+    def remove_stale_temp_files(self) -> None:
+        """A save killed mid-way leaves a `.settings-*.tmp` behind; none is in use at start."""
+        if not self.path.parent.is_dir():
+            return
+        with self._lock:
+            for stale in self.path.parent.glob(".settings-*.tmp"):
+                stale.unlink(missing_ok=True)
 
     def _recover(self, exc: Exception) -> Settings:
         kept = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -26,15 +26,51 @@ def test_home_variable_moves_every_folder(tmp_path: Path, monkeypatch):
         assert folder.is_relative_to(tmp_path)
 
 
-@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"temperature": "hot"}', "\x00\x01"])
-def test_corrupt_file_is_kept_aside_and_defaults_used(tmp_path: Path, content: str):
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"[1, 2]", b"\x00\x01", b'{"theme": "dark\xff\xfe"}', b"[" * 100_000],
+)
+def test_corrupt_file_is_kept_aside_and_defaults_used(tmp_path: Path, content: bytes):
     path = tmp_path / "settings.json"
-    path.write_text(content)
+    path.write_bytes(content)
     file = SettingsFile(path)
     assert file.load() == Settings()
     assert file.warning and "could not be read" in file.warning
     kept = list(tmp_path.glob("settings.json.corrupt-*"))
-    assert len(kept) == 1 and kept[0].read_text() == content
+    assert len(kept) == 1 and kept[0].read_bytes() == content
+
+
+def test_a_folder_in_place_of_the_file_is_moved_aside(tmp_path: Path):
+    (tmp_path / "settings.json").mkdir()
+    file = SettingsFile(tmp_path / "settings.json")
+    assert file.load() == Settings() and "could not be read" in file.warning
+    assert next(iter(tmp_path.glob("settings.json.corrupt-*"))).is_dir()
+    file.update({"theme": "dark"})  # and saving works again
+    assert SettingsFile(tmp_path / "settings.json").load().theme == "dark"
+
+
+def test_one_bad_value_resets_only_that_setting_and_a_bom_is_fine(tmp_path: Path):
+    path = tmp_path / "settings.json"
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + json.dumps({"temperature": "hot", "theme": "dark", "max_tokens": 99}).encode()
+    )
+    file = SettingsFile(path)
+    loaded = file.load()
+    assert loaded.theme == "dark" and loaded.max_tokens == 99
+    assert loaded.temperature == Settings().temperature
+    assert file.warning == (
+        "Some settings in settings.json were not valid and are at their defaults for now: "
+        "temperature."
+    )
+    assert not list(tmp_path.glob("settings.json.corrupt-*"))
+
+
+def test_temp_files_left_by_a_killed_save_are_cleaned_at_start(tmp_path: Path):
+    stale = tmp_path / ".settings-abc123.tmp"
+    stale.write_text("{")
+    SettingsFile(tmp_path / "settings.json").remove_stale_temp_files()
+    assert not stale.exists()
 
 
 @pytest.mark.parametrize(
