@@ -45,6 +45,7 @@ def collect(paths: AppPaths) -> dict[str, Any]:
         "browsers": _browsers(settings.browser),
         "disk": _disk(paths.data),
         "models": _models(ModelStore(paths.models)),
+        "linked_model_folders": ModelStore(paths.models).linked_folders(),
         "folders": {"data": str(paths.data), "logs": str(paths.logs), "config": str(paths.config)},
         "webgpu": {},
     }
@@ -82,6 +83,13 @@ def problems(facts: dict[str, Any]) -> list[dict[str, str]]:
                     "fix": "Delete it and download or import it again.",
                 }
             )
+    for name in facts.get("linked_model_folders", []):
+        found.append(
+            {
+                "problem": f"The model folder {name} is a link to another place; it is left out.",
+                "fix": f"Add it with `desktop-llm models import PATH` instead of linking {name}.",
+            }
+        )
     for host, report in facts["webgpu"].items():
         if report.get("available") is False and host == "browser":
             found.append(

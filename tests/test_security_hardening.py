@@ -227,3 +227,28 @@ def test_short_api_keys_are_refused_and_a_new_key_applies_at_once(launcher):
         httpx.get(api, headers={"authorization": "Bearer é€ unicode".encode()}).status_code == 401
     )
     post(client, launcher, "/api/settings", {"api_enabled": False})
+
+
+def test_a_symlinked_model_folder_is_left_out_and_diagnostics_says_why(launcher, tmp_path):
+    outside = tmp_path / "elsewhere" / "linked-model"
+    outside.mkdir(parents=True)
+    (outside / "m.gguf").write_bytes(b"GGUF" + b"\0" * 100)
+    (outside / "model.json").write_text(
+        json.dumps(
+            {
+                "id": "linked-model",
+                "name": "L",
+                "engine": "wllama",
+                "files": ["m.gguf"],
+                "size": 104,
+            }
+        )
+    )
+    (launcher.store.root / "linked-model").symlink_to(outside, target_is_directory=True)
+    client = session(launcher)
+    assert "linked-model" not in [m["id"] for m in client.get("/api/models").json()]
+    assert client.get("/models/linked-model/resolve/main/m.gguf").status_code == 404
+    doctor = client.get("/api/doctor")
+    assert doctor.status_code == 200
+    problems = [p["problem"] for p in doctor.json()["problems"]]
+    assert "The model folder linked-model is a link to another place; it is left out." in problems

@@ -91,6 +91,8 @@ class ModelStore:
             return []
         entries = []
         for folder in sorted(self.root.iterdir()):
+            if folder.is_symlink():
+                continue  # see linked_folders
             entry = self._read_manifest(folder)
             if entry is not None:
                 entries.append(entry)
@@ -99,9 +101,18 @@ class ModelStore:
     def get(self, model_id: str) -> ModelEntry | None:
         try:
             folder = resolve_inside(self.root, model_id)
-        except UnsafePath:
+        except UnsafePath:  # a symlinked model folder that points elsewhere lands here too
+            return None
+        if (self.root / model_id).is_symlink():
             return None
         return self._read_manifest(folder)
+
+    def linked_folders(self) -> list[str]:
+        """Folders in the store that are symlinks: left out, since the server serves only what
+        lies inside the store (`models import` hard-links a model in instead)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_symlink() and p.is_dir())
 
     def partial_dir(self, model_id: str) -> Path:
         """Where an unfinished download of `model_id` lives."""
