@@ -13,7 +13,7 @@ from typing import Any
 from desktop_llm.api.server import create_api_app
 from desktop_llm.bridge.api import Bridge
 from desktop_llm.constants import UI_DIST_DIR
-from desktop_llm.history import HistoryStore
+from desktop_llm.history import HistoryError, open_history
 from desktop_llm.hosts.base import Host
 from desktop_llm.hosts.browser import BrowserHost, find_browser
 from desktop_llm.hosts.webview import WebviewHost, webview_available
@@ -92,13 +92,18 @@ class Launcher:
                 "`desktop-llm models list` shows the ones there are."
             )
         self.host_name = self._resolve_host(self.host_choice)
+        try:
+            history, history_warning = open_history(self.paths.history_file)
+        except HistoryError as exc:
+            raise LaunchError(str(exc)) from None
         self.bridge = Bridge(
             self.settings_file,
             self.store,
             self,
-            HistoryStore(self.paths.history_file),
+            history,
             self.paths,
             start_model=self.start_model,
+            history_warning=history_warning,
         )
         sock = self._bind() if port is None else bind_loopback(port)
         self.server = LocalServer(self.bridge, UI_DIST_DIR, sock).start()

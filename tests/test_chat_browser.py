@@ -126,3 +126,26 @@ def test_light_and_dark_follow_the_system(launcher, browser_page):
         page.emulate_media(color_scheme=scheme)
         backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert backgrounds["light"] != backgrounds["dark"]
+
+
+def test_damaged_history_is_announced_and_the_app_starts(app_home, playwright_driver, tmp_path):
+    import os
+
+    from desktop_llm.launcher import Launcher
+    from tests.conftest import open_app_page
+
+    app_home.data.mkdir(parents=True)
+    app_home.history_file.write_bytes(os.urandom(64 << 10))
+    app = Launcher(app_home, host_choice="browser")
+    app.start_server()
+    try:
+        page, context = open_app_page(playwright_driver, app, tmp_path / "profile")
+        banner = page.locator(".banner[data-kind=warning]")
+        banner.wait_for()
+        text = banner.inner_text()
+        assert "conversation history could not be read" in text and "damaged-" in text
+        wait_ready(page)
+        context.close()
+    finally:
+        app.server.stop()
+    assert list(app_home.data.glob("history.sqlite3.damaged-*"))

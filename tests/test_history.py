@@ -132,3 +132,57 @@ def test_exported_markdown_cannot_render_raw_html(tmp_path: Path):
     assert "# &lt;img src=x onerror=alert(1)&gt;" in exported
     assert "`<span>code</span>` stays" in exported and "<iframe src=x></iframe>" in exported
     assert "after &lt;b&gt;bold&lt;/b&gt;" in exported
+
+
+@pytest.mark.parametrize("damage", ["random", "text", "truncated", "overwritten tail"])
+def test_a_damaged_history_is_kept_aside_and_what_can_be_read_is_recovered(tmp_path, damage):
+    from desktop_llm.history import open_history
+
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore(path)
+    for n in range(30):
+        chat = store.create(f"Conversation {n}")
+        store.add_message(chat["id"], "user", f"question {n} " + "x" * 2000)
+    store.close()
+    original = path.read_bytes()
+    if damage == "random":
+        path.write_bytes(os.urandom(len(original)))
+    elif damage == "text":
+        path.write_text("these are not the bytes of a database\n" * 100)
+    elif damage == "truncated":
+        path.write_bytes(original[: len(original) // 2])
+    else:  # the last quarter's pages overwritten, as a failing disk might
+        tail = len(original) * 3 // 4
+        path.write_bytes(original[:tail] + os.urandom(len(original) - tail))
+    damaged = path.read_bytes()
+
+    reopened, warning = open_history(path)
+    kept = [
+        k for k in tmp_path.glob("history.sqlite3.damaged-*") if k.name[-4:] not in ("-wal", "-shm")
+    ]
+    assert len(kept) == 1 and kept[0].read_bytes() == damaged  # never deleted, never changed
+    assert warning.startswith("Your conversation history could not be read. It was kept as ")
+    recovered = len(reopened.list())
+    assert f"{recovered} conversation" in warning
+    if damage == "overwritten tail":
+        assert recovered == 30  # every row SQLite can still read comes back
+    chat = reopened.create("after the repair")  # and history works again
+    assert reopened.get(chat["id"])["title"] == "after the repair"
+
+
+def test_a_history_from_a_newer_version_is_refused_untouched(tmp_path, app_home):
+    from desktop_llm.launcher import Launcher, LaunchError
+
+    path = app_home.history_file
+    store = HistoryStore(path)
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '99' WHERE key='schema_version'")
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(LaunchError, match="written by a newer Desktop LLM"):
+        Launcher(app_home, host_choice="browser").start_server()
+    assert path.read_bytes() == before
+    assert not list(path.parent.glob("history.sqlite3.damaged-*"))

@@ -88,6 +88,7 @@ class Bridge:
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # WebGPU, by window kind
     settings_listeners: list[Callable[[Settings], None]] = field(default_factory=list)
     start_model: str | None = None  # `desktop-llm --model ID`: this launch's model
+    history_warning: str | None = None  # the history was damaged and repaired at start
     self_test_report: dict[str, Any] | None = None  # what the page said in `--self-test`
 
     def __post_init__(self) -> None:
@@ -113,6 +114,7 @@ class Bridge:
             "host": self.hosts.current,
             "browser": self.hosts.browser_found(),
             "settings_warning": self.settings_file.warning,
+            "history_warning": self.history_warning,
             "start_model": self.start_model,
             "folders": {
                 "data": str(self.paths.data),

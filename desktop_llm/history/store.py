@@ -12,6 +12,7 @@ database forward when it is opened.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -217,6 +218,99 @@ class HistoryStore:
                 _run_script(db, _MIGRATIONS[version])
                 version += 1
                 db.execute("UPDATE meta SET value = ? WHERE key='schema_version'", (str(version),))
+
+
+def open_history(path: Path) -> tuple[HistoryStore, str | None]:
+    """The history at `path`, and a sentence for the user if it had to be repaired.
+
+    A file SQLite cannot read (random bytes, text, a truncated copy) is moved aside as
+    `history.sqlite3.damaged-<time>` (never deleted), a new history starts, and every
+    conversation and message SQLite can still read from the damaged copy is copied in. A history
+    written by a newer version raises HistoryError and is not touched."""
+    if path.exists():
+        try:
+            version = _read_only_version(path)
+        except sqlite3.DatabaseError:
+            return _start_over_recovering(path)
+        if version is not None and version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"The history at {path} was written by a newer Desktop LLM (schema {version}); "
+                "update the app to open it. It was left as it is."
+            )
+    try:
+        return HistoryStore(path), None
+    except sqlite3.DatabaseError:
+        return _start_over_recovering(path)
+
+
+def _read_only_version(path: Path) -> int | None:
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        db.execute("PRAGMA quick_check").fetchall()
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:
+            return None
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else None
+    finally:
+        db.close()
+
+
+def _start_over_recovering(path: Path) -> tuple[HistoryStore, str]:
+    kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, kept)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, kept.with_name(kept.name + suffix))
+    store = HistoryStore(path)
+    recovered = _recover_into(store, kept)
+    return store, (
+        f"Your conversation history could not be read. It was kept as {kept.name}, and "
+        f"{recovered} conversation{'s' if recovered != 1 else ''} could be recovered from it."
+    )
+
+
+def _recover_into(store: HistoryStore, damaged: Path) -> int:
+    """Copy what SQLite can still read, row by row, up to the first unreadable page of each
+    table; returns the conversations recovered."""
+    try:
+        db = sqlite3.connect(f"{damaged.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.DatabaseError:
+        return 0
+    db.row_factory = sqlite3.Row
+    recovered = 0
+    for row in _readable_rows(db, "SELECT * FROM conversations ORDER BY id", ()):
+        data = dict(row)
+        try:
+            created = store.create(
+                str(data.get("title") or "Recovered conversation"),
+                kind=data.get("kind") if data.get("kind") in ("chat", "summary") else "chat",
+                model=data.get("model"),
+                document_name=data.get("document_name"),
+            )
+        except (sqlite3.Error, HistoryError):
+            continue
+        query = "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY id"
+        for message in _readable_rows(db, query, (data.get("id"),)):
+            try:
+                store.add_message(created["id"], message["role"], message["content"])
+            except (sqlite3.Error, HistoryError):
+                continue
+        recovered += 1
+    db.close()
+    return recovered
+
+
+def _readable_rows(db: sqlite3.Connection, query: str, args: tuple) -> list[sqlite3.Row]:
+    rows: list[sqlite3.Row] = []
+    try:
+        cursor = db.execute(query, args)
+        while (row := cursor.fetchone()) is not None:
+            rows.append(row)
+    except sqlite3.DatabaseError:
+        pass  # the rest of this table is past a damaged page
+    return rows
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:

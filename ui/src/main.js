@@ -252,6 +252,7 @@ async function boot({ ignoreSavedModel = false } = {}) {
   document.body.dataset.host = info.host;
   applyTheme(state.settings.theme);
   if (info.settings_warning) showBanner('warning', info.settings_warning);
+  if (info.history_warning) showBanner('warning', info.history_warning);
   fillModelPicker();
   offerBrowserHost();
   acceptDocuments({
