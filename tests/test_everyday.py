@@ -172,3 +172,61 @@ def test_doctor_reports_both_windows_and_the_verified_model(tmp_path):
     assert facts["browsers"]["chosen"]
     assert "WebGPU in the browser: google swiftshader" in text
     assert "verified" in text
+
+
+def test_an_answer_stays_in_the_conversation_it_was_asked_in(launcher, browser_page):
+    """Switching conversations and pressing New chat while an answer streams: the partial answer
+    is kept in its own conversation (checked in the database rows), never in the other one, and
+    no conversation is made from the answer's words."""
+    set_greedy(launcher, max_tokens=8)
+    page = browser_page
+    page.reload()
+    wait_ready(page)
+    ask(page, "Tell me about penguins")
+    page.click("#new-chat")
+    launcher.settings_file.update({"max_tokens": 400})
+    page.reload()
+    wait_ready(page)
+
+    def start_long_answer(prompt: str) -> None:
+        page.fill("#prompt", prompt)
+        page.press("#prompt", "Enter")
+        wait_until(
+            page,
+            "() => (document.querySelector('article.message.assistant:last-of-type .answer')"
+            "?.textContent || '').length > 20",
+            timeout=120,
+        )
+
+    start_long_answer("Write a long story about a lighthouse keeper.")
+    page.locator("#history-list li", has_text="penguins").locator(".open").click()
+    wait_until(page, "() => !document.body.dataset.generating", timeout=30)
+    start_long_answer("Write a long story about a mountain village.")
+    page.click("#new-chat")
+    wait_until(page, "() => !document.body.dataset.generating", timeout=30)
+    set_greedy(launcher, max_tokens=4)
+    page.reload()
+    wait_ready(page)
+    ask(page, "What is two plus two?")
+
+    history = launcher.bridge.history
+    by_title = {c["title"]: history.get(c["id"], with_messages=True) for c in history.list()}
+    assert sorted(by_title) == [
+        "Tell me about penguins",
+        "What is two plus two?",
+        "Write a long story about a lighthouse keeper.",
+    ], sorted(by_title)
+    story = [
+        m["role"] for m in by_title["Write a long story about a lighthouse keeper."]["messages"]
+    ]
+    assert story == ["user", "assistant"], {t: [(m["role"], m["content"][:40]) for m in c["messages"]] for t, c in by_title.items()}
+    penguins = by_title["Tell me about penguins"]["messages"]
+    assert [m["content"] for m in penguins if m["role"] == "user"] == [
+        "Tell me about penguins",
+        "Write a long story about a mountain village.",
+    ]  # asked after opening it: its answer belongs there, and stays there
+    assert len(penguins) == 4
+    assert [m["role"] for m in by_title["What is two plus two?"]["messages"]] == [
+        "user",
+        "assistant",
+    ]

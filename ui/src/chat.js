@@ -47,10 +47,30 @@ export class Chat {
   }
 
   /**
+   * Stop what is being written and wait until it has been kept in the conversation it was asked
+   * in; then it is safe to show another conversation.
+   */
+  async settle() {
+    const running = this.running;
+    this.stop();
+    await running?.catch(() => {});
+  }
+
+  ask(...args) {
+    this.running = this.askNow(...args);
+    return this.running;
+  }
+
+  summarize(...args) {
+    this.running = this.summarizeNow(...args);
+    return this.running;
+  }
+
+  /**
    * Ask the engine; stream the answer into a new bubble. Returns stats of the generation.
    * Stop keeps the partial answer, in the view and in the conversation.
    */
-  async ask(text, engine, options) {
+  async askNow(text, engine, options) {
     this.emptyState.remove();
     this.messages.push({ role: 'user', content: text });
     this.onMessage('user', text);
@@ -124,7 +144,7 @@ export class Chat {
    * Run a document summary and show it as a request and a streamed answer.
    * run(signal, onFinalPiece, onProgress) -> {summary, parts, done, stopped}
    */
-  async summarize(doc, describeRequest, run, onSave) {
+  async summarizeNow(doc, describeRequest, run, onSave) {
     this.emptyState.remove();
     const request = this.addBubble('user');
     request.textContent = describeRequest;

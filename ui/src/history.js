@@ -2,12 +2,14 @@
 import { bridge } from './bridge.js';
 
 export class HistorySidebar {
-  constructor({ list, search, onOpen, onExport }) {
+  constructor({ list, search, onOpen, onExport, beforeSwitch = async () => {} }) {
+    this.beforeSwitch = beforeSwitch; // settles an answer still being written, in its own conversation
     this.list = list;
     this.search = search;
     this.onOpen = onOpen;
     this.onExport = onExport;
     this.current = null; // id of the conversation on screen
+    this.switching = null; // a change of conversation under way
     this.pending = Promise.resolve(); // writes happen in order
     let timer = null;
     search.addEventListener('input', () => {
@@ -31,9 +33,19 @@ export class HistorySidebar {
     return this.pending;
   }
 
-  startNew() {
-    this.current = null;
+  async startNew() {
+    this.switching = (async () => {
+      await this.beforeSwitch();
+      await this.pending;
+      this.current = null;
+    })();
+    await this.switching;
     this.refresh();
+  }
+
+  /** Resolves once a switch of conversation under way is done: send only after it. */
+  ready() {
+    return this.switching || Promise.resolve();
   }
 
   async refresh() {
@@ -53,9 +65,15 @@ export class HistorySidebar {
     when.textContent = `${conversation.kind === 'summary' ? 'Summary · ' : ''}${new Date(conversation.updated_at * 1000).toLocaleString()}`;
     open.append(when);
     open.addEventListener('click', async () => {
-      const full = await bridge.history.get(conversation.id);
-      this.current = conversation.id;
-      this.onOpen(full);
+      let full = null;
+      this.switching = (async () => {
+        await this.beforeSwitch();
+        await this.pending;
+        full = await bridge.history.get(conversation.id);
+        this.current = conversation.id;
+        await this.onOpen(full);
+      })();
+      await this.switching;
       this.refresh();
     });
     li.append(open,

@@ -42,6 +42,7 @@ const history = new HistorySidebar({
     const { markdown, filename } = await bridge.history.export(conversation.id);
     await saveMarkdownFile(filename, markdown);
   },
+  beforeSwitch: () => chat.settle(),
 });
 let nextRecord = {}; // how the next new conversation is titled and described
 
@@ -106,7 +107,7 @@ async function summarizeCurrent() {
   const request = `Summarize “${doc.name}” (${doc.words.toLocaleString()} words): ${lengthWord}, `
     + `${options.form === 'bullets' ? 'bullet points' : 'a paragraph'}`
     + `${options.language ? `, in ${options.language}` : ''}${options.instruction ? `. ${options.instruction}` : ''}`;
-  history.startNew(); // a summary is a conversation of its own; questions about it follow in it
+  await history.startNew(); // a summary is a conversation of its own; questions follow in it
   chat.clear();
   nextRecord = { title: `Summary of ${doc.name}`, kind: 'summary', documentName: doc.name };
   const save = async (text, button) => {
@@ -191,6 +192,7 @@ async function loadModel(model) {
 }
 
 async function send() {
+  await history.ready(); // a question asked while switching goes to the conversation switched to
   const text = ui.prompt.value.trim();
   if (!text || !state.engine || chat.busy) return;
   ui.prompt.value = '';
@@ -314,7 +316,7 @@ $('diagnostics-copy').addEventListener('click', () => navigator.clipboard.writeT
 ui.sidebarNew.addEventListener('click', () => ui.newChat.click());
 
 ui.newChat.addEventListener('click', async () => {
-  history.startNew();
+  await history.startNew(); // an answer still being written is stopped and kept where it was asked
   chat.clear();
   ui.stats.textContent = '';
   await state.engine?.reset();
