@@ -219,7 +219,7 @@ def test_an_answer_stays_in_the_conversation_it_was_asked_in(launcher, browser_p
     story = [
         m["role"] for m in by_title["Write a long story about a lighthouse keeper."]["messages"]
     ]
-    assert story == ["user", "assistant"], {t: [(m["role"], m["content"][:40]) for m in c["messages"]] for t, c in by_title.items()}
+    assert story == ["user", "assistant"]  # the partial answer, kept where it was asked
     penguins = by_title["Tell me about penguins"]["messages"]
     assert [m["content"] for m in penguins if m["role"] == "user"] == [
         "Tell me about penguins",
