@@ -224,3 +224,26 @@ def test_a_closed_window_answers_503(api_app):
     assert refused.value.status_code == 503
     assert "window is closed" in refused.value.message
     api_app.context = api_app.page.context  # closed already; the fixture's close is harmless
+
+
+def test_two_windows_on_one_session_answer_each_request_once(api_app):
+    """A second window of the same session (a second tab of the browser window): exactly one
+    page answers an API request, so the answer is not two answers interleaved."""
+    reply = api_app.client.chat.completions.create(
+        model="x", messages=[{"role": "user", "content": QUESTION}], temperature=0, max_tokens=12
+    )
+    alone = reply.choices[0].message.content
+    second = api_app.context.new_page()
+    second.goto(api_app.server.origin + "/")
+    wait_ready(second)
+    feeds = (
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('llm/feed')).length"
+    )
+    before = [page.evaluate(feeds) for page in (api_app.page, second)]
+    both = api_app.client.chat.completions.create(
+        model="x", messages=[{"role": "user", "content": QUESTION}], temperature=0, max_tokens=12
+    )
+    assert both.choices[0].message.content == alone
+    after = [page.evaluate(feeds) for page in (api_app.page, second)]
+    assert after[0] == before[0] and after[1] > before[1]  # the newest window answered, alone
+    second.close()

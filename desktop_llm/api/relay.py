@@ -72,7 +72,7 @@ class EngineRelay:
     def cancel(self, job: Job) -> None:
         job.cancelled = True
         if job.started.is_set() and not job.finished.is_set():
-            self.events.publish("api-cancel", {"id": job.id})
+            self.events.publish_to_newest("api-cancel", {"id": job.id})
 
     def feed(self, job_id: int, pieces: list[str], done: dict[str, Any] | None) -> bool:
         """From the page: more of an answer, and at the end how it finished."""
@@ -98,7 +98,7 @@ class EngineRelay:
             if self.events.subscribers == 0:
                 job.chunks.put(("done", {"error": "closed"}))
             else:
-                self.events.publish("api-request", {"id": job.id, **job.request})
+                self.events.publish_to_newest("api-request", {"id": job.id, **job.request})
                 if not job.started.wait(PAGE_TIMEOUT) and not job.finished.is_set():
                     job.chunks.put(("done", {"error": "The app's window did not answer."}))
                 while not job.finished.wait(1.0):

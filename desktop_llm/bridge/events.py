@@ -12,7 +12,8 @@ class EventBus:
     """Fan-out of events to every connected page. `publish` may be called from any thread."""
 
     def __init__(self, queue_size: int = 256):
-        self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        # In the order pages connected (a dict keeps it): the newest is the last.
+        self._subscribers: dict[tuple[asyncio.AbstractEventLoop, asyncio.Queue], None] = {}
         self._lock = threading.Lock()
         self._queue_size = queue_size
 
@@ -27,17 +28,26 @@ class EventBus:
         for loop, queue in subscribers:
             loop.call_soon_threadsafe(_put_dropping_oldest, queue, (name, data))
 
+    def publish_to_newest(self, name: str, data: dict[str, Any]) -> None:
+        """To one page only, the one that connected last: work that exactly one page must do
+        (answering a local API request), however many windows share the session."""
+        with self._lock:
+            newest = next(reversed(self._subscribers), None)
+        if newest is not None:
+            loop, queue = newest
+            loop.call_soon_threadsafe(_put_dropping_oldest, queue, (name, data))
+
     async def subscribe(self) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         queue: asyncio.Queue = asyncio.Queue(self._queue_size)
         key = (asyncio.get_running_loop(), queue)
         with self._lock:
-            self._subscribers.add(key)
+            self._subscribers[key] = None
         try:
             while True:
                 yield await queue.get()
         finally:
             with self._lock:
-                self._subscribers.discard(key)
+                self._subscribers.pop(key, None)
 
 
 def _put_dropping_oldest(queue: asyncio.Queue, item: Any) -> None:
