@@ -252,3 +252,29 @@ def test_a_symlinked_model_folder_is_left_out_and_diagnostics_says_why(launcher,
     assert doctor.status_code == 200
     problems = [p["problem"] for p in doctor.json()["problems"]]
     assert "The model folder linked-model is a link to another place; it is left out." in problems
+
+
+MALFORMED_BODIES = {
+    "not an object": b"[1, 2]",
+    "an unknown field of the wrong type": json.dumps({"unexpected": {"a": [1]}}).encode(),
+    "nested 10,000 deep": b'{"a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    "not UTF-8": b'{"id": "\xff\xfe"}',
+    "too large": b'{"id": "' + b"a" * (9 << 20) + b'"}',
+}
+
+
+def test_every_bridge_route_answers_malformed_bodies_with_a_4xx(launcher):
+    """Every POST route the page can call, fed each kind of malformed body: 4xx with one
+    sentence, never a 500."""
+    client = session(launcher)
+    posts = [
+        route.path
+        for route in launcher.server.app.routes
+        if route.path.startswith("/api/") and "POST" in (getattr(route, "methods", None) or ())
+    ]
+    assert len(posts) > 15
+    for path in posts:
+        for kind, body in MALFORMED_BODIES.items():
+            response = post(client, launcher, path, body)
+            assert 400 <= response.status_code < 500, (path, kind, response.text[:200])
+            assert response.json()["error"], (path, kind)
