@@ -189,12 +189,14 @@ def test_an_answer_stays_in_the_conversation_it_was_asked_in(launcher, browser_p
     wait_ready(page)
 
     def start_long_answer(prompt: str) -> None:
+        before = page.locator("article.message.assistant").count()
         page.fill("#prompt", prompt)
         page.press("#prompt", "Enter")
         wait_until(
             page,
-            "() => (document.querySelector('article.message.assistant:last-of-type .answer')"
-            "?.textContent || '').length > 20",
+            "n => (document.querySelectorAll('article.message.assistant')[n]"
+            "?.querySelector('.answer')?.textContent || '').length > 20",
+            before,
             timeout=120,
         )
 

@@ -316,9 +316,11 @@ $('diagnostics-copy').addEventListener('click', () => navigator.clipboard.writeT
 ui.sidebarNew.addEventListener('click', () => ui.newChat.click());
 
 ui.newChat.addEventListener('click', async () => {
-  await history.startNew(); // an answer still being written is stopped and kept where it was asked
+  if (chat.busy) await chat.settle(); // an answer being written is stopped and kept where asked
   chat.clear();
+  const switched = history.startNew(); // at once: a question sent now waits for it
   ui.stats.textContent = '';
+  await switched;
   await state.engine?.reset();
   ui.prompt.focus();
 });
