@@ -34,7 +34,8 @@ EMBEDDED_DIR = PACKAGE_DIR / "_embedded"  # scripts/fetch-embedded-model writes 
 
 LOOPBACK = "127.0.0.1"
 
-# The embedded default model (see shared/FACTS.md): SmolLM2-135M-Instruct, Q4_1 GGUF, Apache-2.0.
+# The embedded default model: SmolLM2-135M-Instruct as a Q4_1 GGUF (98 MB, Apache-2.0), small
+# enough to ship in every installer and fast enough on the CPU engine to answer at first launch.
 EMBEDDED_MODEL_ID = "smollm2-135m-instruct-q4_1"
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_SIZE = 98_362_432

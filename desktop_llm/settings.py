@@ -20,6 +20,7 @@ from typing import Any
 from filelock import FileLock
 
 from desktop_llm.constants import EMBEDDED_MODEL_ID
+from desktop_llm.hosts.browser import refused_flag
 
 
 class SettingsError(ValueError):
@@ -72,8 +73,6 @@ def _text(max_len: int, long: bool = False) -> Check:
 
 
 def _flags(value: Any) -> str | None:
-    from desktop_llm.hosts.browser import refused_flag
-
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return "must be a list of command-line flags"
     if any(not v.startswith("--") for v in value):

@@ -1,5 +1,8 @@
-"""A model hub on loopback that speaks what huggingface_hub calls (shared FACTS), for tests and
-benchmarks: the real client downloads from it through HF_ENDPOINT. It also serves WebLLM model
+"""A model hub on loopback that speaks what huggingface_hub calls, for tests and benchmarks: the
+real client downloads from it through HF_ENDPOINT. It answers `/api/models/<repo>/revision/<rev>`
+(with each file's size, git oid and LFS sha256 when asked `blobs=true`), `/api/models/<repo>/tree`,
+and `/<repo>/resolve/<rev>/<file>` with Range, ETag, X-Repo-Commit and X-Linked-Etag/-Size, as
+huggingface.co does. It also serves WebLLM model
 libraries (any path ending in .wasm), standing in for raw.githubusercontent.com.
 
 Repositories are made by the tests. Faults can be queued per file, one per GET:

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from desktop_llm.api.relay import EngineRelay, Job, RelayBusy, WindowClosed
 from desktop_llm.models.store import ModelStore
+from desktop_llm.server.security import read_limited
 
 MAX_BODY = 4 * 1024 * 1024
 HARMLESS = {
@@ -93,8 +94,8 @@ def create_api_app(
         return JSONResponse({"object": "list", "data": data})
 
     async def chat_completions(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        body = await read_limited(request, MAX_BODY)
+        if body is None:
             return error(413, f"The request is larger than {MAX_BODY // 2**20} MB.")
         try:
             payload = json.loads(body)

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from filelock import Timeout
 from huggingface_hub import HfApi, get_session, hf_hub_url
 from huggingface_hub.errors import (
     GatedRepoError,
@@ -53,12 +52,14 @@ from huggingface_hub.utils import build_hf_headers
 from desktop_llm.constants import hub_endpoint
 from desktop_llm.models.catalog import CatalogEntry, model_lib_url
 from desktop_llm.models.store import (
+    DownloadBusy,
     ModelEntry,
     ModelStore,
-    fsync_dir,
+    fsync,
     human_size,
     mlc_problems,
     storage_error,
+    write_json_atomically,
 )
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ class Download:
         self._files_total = 0
         self._note = ""
         self._plan_lock = threading.Lock()
+        self._plan: list[PlannedFile] = []
         self._finished: dict[str, dict[str, Any]] = {}  # path -> hashes and identity
 
     def cancel(self) -> None:
@@ -174,21 +176,17 @@ class Download:
         if self.store.get(self.entry.id) is not None:
             raise AlreadyInstalled(f"{self.entry.name} is already installed.")
         try:
-            lock = self.store.download_lock(self.entry.id)
-            lock.acquire(timeout=0)
-        except Timeout:
+            with self.store.downloading(self.entry.id):
+                return self._run_locked()
+        except DownloadBusy:
             error = DownloadError(
                 f"{self.entry.name} is being downloaded by another Desktop LLM window or "
                 "process; it will appear in the model list when that download finishes."
             )
             self._report("failed", str(error))
             raise error from None
-        except OSError as exc:
+        except OSError as exc:  # the lock could not be made: the store is not writable
             raise self._failed(DownloadError(storage_error(exc, self.store.root))) from exc
-        try:
-            return self._run_locked()
-        finally:
-            lock.release()
 
     def _run_locked(self) -> ModelEntry:
         # Another process may have installed it while this one waited to start.
@@ -279,7 +277,6 @@ class Download:
                     target.unlink()
                 else:
                     self._finished[planned.path] = kept
-                    planned.sha256 = kept["sha256"]
             old = old_files.get(planned.path)
             same_file = (
                 isinstance(old, dict)
@@ -290,7 +287,8 @@ class Download:
             )
             if part.is_file() and (target.is_file() or not same_file):
                 part.unlink()
-        self._save_plan(plan)
+        self._plan = plan
+        self._save_plan()
 
     def _check_finished(
         self, planned: PlannedFile, path: Path, record: Any
@@ -313,14 +311,15 @@ class Download:
             return None  # nothing to check it against: fetch it again
         return {**hashes, **identity}
 
-    def _save_plan(self, plan: list[PlannedFile]) -> None:
+    def _save_plan(self) -> None:
+        """plan.json from memory: where from, the files, and what is finished."""
         with self._plan_lock:
-            _write_json_synced(
+            write_json_atomically(
                 self.folder / "plan.json",
                 {
                     "endpoint": self.endpoint,
                     "repo": self.entry.repo,
-                    "files": [asdict(f) for f in plan],
+                    "files": [asdict(f) for f in self._plan],
                     "finished": self._finished,
                 },
             )
@@ -452,12 +451,11 @@ class Download:
             problem = _hash_problem(planned, digest, part)
             if problem is None:
                 part.replace(target)
-                fsync_dir(target.parent)
+                fsync(target.parent)
                 self._finished[planned.path] = {**digest, **_identity(target)}
                 with self._counter.lock:
                     self._counter.files_done += 1
-                planned.sha256 = digest["sha256"]  # for model.json, and `verify` later
-                self._save_plan_after_file()
+                self._save_plan()
                 return
             log.warning("%s: %s (attempt %d)", planned.path, problem, attempt)
             part.unlink(missing_ok=True)
@@ -465,12 +463,6 @@ class Download:
             f"{planned.path} of {self.entry.name} arrived damaged twice ({problem}); "
             "the server's copy may be broken."
         )
-
-    def _save_plan_after_file(self) -> None:
-        saved = _read_json(self.folder / "plan.json")
-        with self._plan_lock:
-            saved["finished"] = dict(self._finished)
-            _write_json_synced(self.folder / "plan.json", saved)
 
     def _fetch(self, planned: PlannedFile) -> dict[str, str]:
         """GET into <file>.part, resuming what is there; returns its sha256 and git sha1,
@@ -506,7 +498,6 @@ class Download:
                     length = _expected_length(response, offset)
                     if length is not None and part.stat().st_size != length:
                         raise httpx2.RemoteProtocolError("the connection closed early")
-                self._note = ""
                 return hashes.digest()
             except httpx2.TransportError as exc:
                 self._check_cancel()
@@ -688,16 +679,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _write_json_synced(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        json.dump(data, out)
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)
-    fsync_dir(path.parent)
 
 
 def _expected_length(response: httpx2.Response, offset: int) -> int | None:

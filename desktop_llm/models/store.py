@@ -27,6 +27,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,38 +127,39 @@ class ModelStore:
             return []
         return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name[0] != ".")
 
-    def download_lock(self, model_id: str) -> FileLock:
-        """The cross-process lock of `model_id`'s download (released by the OS if its holder
-        dies). Whoever holds it is the only one writing `.downloads/<model-id>/`."""
+    @contextmanager
+    def downloading(self, model_id: str) -> Iterator[None]:
+        """Hold the cross-process lock of `model_id`'s download (the OS releases it if its
+        holder dies): whoever holds it is the only one writing `.downloads/<model-id>/`.
+        DownloadBusy at once if another process holds it."""
         locks = self.root / DOWNLOADS / LOCKS
         locks.mkdir(parents=True, exist_ok=True)
-        return FileLock(resolve_inside(locks, f"{model_id}.lock"), mode=0o600)
-
-    def download_busy(self, model_id: str) -> bool:
-        """Is a process downloading `model_id` right now?"""
-        lock = self.download_lock(model_id)
+        lock = FileLock(resolve_inside(locks, f"{model_id}.lock"), mode=0o600)
         try:
             lock.acquire(timeout=0)
         except Timeout:
+            raise DownloadBusy(model_id) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def download_busy(self, model_id: str) -> bool:
+        """Is a process downloading `model_id` right now?"""
+        try:
+            with self.downloading(model_id):
+                return False
+        except DownloadBusy:
             return True
-        lock.release()
-        return False
 
     def discard_partial(self, model_id: str) -> Freed:
         """Delete an unfinished download; DownloadBusy if a process is downloading it now."""
         folder = self.partial_dir(model_id)
         if not folder.is_dir():
             raise FileNotFoundError(model_id)
-        lock = self.download_lock(model_id)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise DownloadBusy(model_id) from None
-        try:
+        with self.downloading(model_id):
             freed = _freed_by_deleting(folder)
             shutil.rmtree(folder)
-        finally:
-            lock.release()
         return freed
 
     def work_dir(self, name: str) -> Path:
@@ -171,12 +174,12 @@ class ModelStore:
         target = resolve_inside(self.root, entry.id)
         if target.exists():
             raise FileExistsError(f"{entry.id} is already in the store")
-        _write_json_atomically(folder / MANIFEST, entry.to_dict())
-        for name in entry.files:
-            fsync_file(folder / name)
-        fsync_dir(folder)
+        write_json_atomically(folder / MANIFEST, entry.to_dict())
+        for name in entry.files:  # imports were copied or linked without a flush
+            fsync(folder / name)
+        fsync(folder)
         os.replace(folder, target)
-        fsync_dir(self.root)
+        fsync(self.root)
         return entry
 
     def delete(self, model_id: str) -> Freed:
@@ -228,13 +231,7 @@ class ModelStore:
     def changes(self) -> tuple[int, int]:
         """Changes whenever a model is installed or deleted, or a download starts or ends,
         by this process or another (the folders' mtimes)."""
-        stamps = []
-        for folder in (self.root, self.root / DOWNLOADS):
-            try:
-                stamps.append(folder.stat().st_mtime_ns)
-            except FileNotFoundError:
-                stamps.append(0)
-        return stamps[0], stamps[1]
+        return _mtime(self.root), _mtime(self.root / DOWNLOADS)
 
     def file_path(self, model_id: str, relative: str) -> Path:
         """The path of one of a model's files; raises UnsafePath or FileNotFoundError."""
@@ -262,7 +259,7 @@ class ModelStore:
         return entry
 
     def write_manifest(self, entry: ModelEntry) -> None:
-        _write_json_atomically(self.root / entry.id / MANIFEST, entry.to_dict())
+        write_json_atomically(self.root / entry.id / MANIFEST, entry.to_dict())
 
     def _read_manifest(self, folder: Path) -> ModelEntry | None:
         try:
@@ -311,16 +308,23 @@ def mlc_problems(folder: Path, files: list[str] | None = None) -> list[str]:
     return problems
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    """Replace `path` with `data` in one step, flushed to the disk with its folder: after a
+    power cut the file is the old one or the new one, whole."""
     fd, tmp = tempfile.mkstemp(prefix=".model-", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         json.dump(data, out, indent=2)
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+    fsync(path.parent)
 
 
-def fsync_file(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries (so that a rename in it survives a power cut). On
+    Windows only files: it has no folder handles to flush, and NTFS journals renames."""
+    if path.is_dir() and os.name != "posix":
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -328,16 +332,11 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make a rename inside `folder` survive a power cut (POSIX; Windows has no directory
-    handles to flush, and NTFS journals renames)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
+def _mtime(path: Path) -> int:
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 def _freed_by_deleting(folder: Path) -> Freed:

@@ -28,7 +28,7 @@ from desktop_llm.bridge.api import Bridge, BridgeError
 from desktop_llm.constants import LAUNCH_PARAM, SESSION_COOKIE
 from desktop_llm.documents.extract import DocumentError, check_size
 from desktop_llm.safe_path import UnsafePath
-from desktop_llm.server.security import GuardMiddleware, Session
+from desktop_llm.server.security import GuardMiddleware, Session, read_limited
 
 # Special runs of the page, chosen by the launcher: the doctor's WebGPU probes and the self-test.
 PAGE_MODES = ("self-test", "probe-browser", "probe-webview")
@@ -185,20 +185,6 @@ def _bridge_route(
 
     method = "GET" if body_as is False else "POST"
     return Route(path, endpoint, methods=[method], name=function.__name__)
-
-
-async def read_limited(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once it is over `limit` bytes: refused by its Content-Length
-    before anything is read, else while reading, so a huge body is never held in memory."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def _one_line(exc: Exception) -> str:

@@ -19,6 +19,7 @@ import threading
 import time
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from desktop_llm.constants import CSRF_HEADER, SESSION_COOKIE
@@ -148,3 +149,17 @@ async def _plain(send: Send, status: int, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it is over `limit` bytes: refused by its Content-Length
+    before anything is read, else while reading, so a huge body is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
