@@ -24,6 +24,8 @@ APP_AUTHOR = "DesktopLLM"
 
 ENV_HOME = "DESKTOP_LLM_HOME"
 ENV_EMBEDDED = "DESKTOP_LLM_EMBEDDED"
+# Where compiler artefacts that are slow to build (the TVM web runtime) are cached.
+ENV_BUILD_CACHE = "DESKTOP_LLM_BUILD_CACHE"
 ENV_MODEL_LIB_ENDPOINT = "DESKTOP_LLM_MODEL_LIB_ENDPOINT"
 MODEL_LIB_HOST = "https://raw.githubusercontent.com"
 ENV_HF_ENDPOINT = "HF_ENDPOINT"  # huggingface_hub reads it once, at import; we read it per download

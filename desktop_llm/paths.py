@@ -22,7 +22,7 @@ from pathlib import Path
 
 import platformdirs
 
-from desktop_llm.constants import APP_AUTHOR, APP_ID, ENV_HOME, env_path
+from desktop_llm.constants import APP_AUTHOR, APP_ID, ENV_BUILD_CACHE, ENV_HOME, env_path
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,12 @@ class AppPaths:
             make_private(folder)
         for path in (self.settings_file, self.history_file, self.log_file):
             make_private(path)
+
+
+def build_cache() -> Path:
+    """Where `models compile` keeps what it builds once per machine: $DESKTOP_LLM_BUILD_CACHE,
+    else build/ in the app's cache folder."""
+    return env_path(ENV_BUILD_CACHE) or AppPaths.from_env().cache / "build"
 
 
 def make_private(path: Path) -> None:
