@@ -9,53 +9,20 @@ n_ctx and threads; a first round warms both up, then rounds alternate which goes
 from __future__ import annotations
 
 import argparse
-import http.server
 import os
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, median, side_by_side, window_decode_speed
-from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+from bench.common import median, side_by_side, window_decode_speed
 from desktop_llm.hosts.browser import browser_flags
 from desktop_llm.launcher import Launcher
 from desktop_llm.paths import AppPaths
+from tests.support.bare_page import serve_bare
 
 PROMPT = "Explain in a few paragraphs how a bicycle works, and why it stays upright."
-
-
-class _IsolatedHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with COOP/COEP, so the bare page gets wasm threads like the app."""
-
-    ROUTES: dict[str, Path] = {}
-
-    def translate_path(self, path: str) -> str:
-        path = path.split("?", 1)[0]
-        for prefix, folder in self.ROUTES.items():
-            if path.startswith(prefix):
-                return str(folder / path[len(prefix) :])
-        return str(ROOT / "bench/bare_wllama" / path.lstrip("/"))
-
-    def end_headers(self) -> None:
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-        super().end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def serve_bare() -> tuple[http.server.ThreadingHTTPServer, str]:
-    _IsolatedHandler.ROUTES = {
-        "/wllama/": ROOT / "ui/node_modules/@wllama/wllama/esm",
-        "/model.gguf": EMBEDDED_DIR / EMBEDDED_MODEL_FILE,
-    }
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _IsolatedHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/index.html"
 
 
 def main() -> None:

@@ -17,6 +17,8 @@ says what is supported and why.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shutil
 from collections.abc import Callable
@@ -87,7 +89,9 @@ def compile_gguf(
                 "overrides": {"context_window_size": context_window},
                 "required_features": [],
                 "low_resource_required": False,
-                "vram_required_MB": round((weights + _kv_cache_bytes(shape, context_window)) / 2**20),
+                "vram_required_MB": round(
+                    (weights + _kv_cache_bytes(shape, context_window)) / 2**20
+                ),
             },
         )
         log("checking and adding the model to the store")
@@ -106,12 +110,13 @@ def _write_weights(source: Any, folder: Path, names: list[str]) -> int:
     missing = [name for name in names if name not in weights]
     if missing:
         raise CompileError(f"the GGUF file has no weights for {', '.join(missing[:3])}.")
-    dump_tensor_cache(
-        ((name, weights[name]) for name in names),
-        str(folder),
-        encode_format="raw",
-        show_progress=False,
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress
+        dump_tensor_cache(
+            ((name, weights[name]) for name in names),
+            str(folder),
+            encode_format="raw",
+            show_progress=False,
+        )
     return sum(weights[name].nbytes for name in names)
 
 

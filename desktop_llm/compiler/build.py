@@ -76,29 +76,28 @@ def compile_library(
     mod, names = model_module(shape, target, context_window)
     log("compiling the model for WebGPU")
     with target:
-        executable = tvm.compile(mod, target, relax_pipeline=_pipeline(target))
+        executable = tvm.compile(mod, target, relax_pipeline=pipeline(target))
     runtime = web_runtime.ensure(log)
     log("linking the model library")
     executable.export_library(str(output), fcompile=_linker(runtime))
     return names
 
 
-def _pipeline(target: Target) -> tvm.transform.Pass:
-    """TVM's generic GPU pipeline without RewriteDataflowReshape, which can only analyse
+def pipeline(target: Target) -> tvm.transform.Pass:
+    """TVM's pipeline for the target without RewriteDataflowReshape, which can only analyse
     kernels written as schedulable blocks and stops at the hand-written sampler kernels
     (it only saves copies of reshapes)."""
-    from tvm.relax.backend import gpu_generic
+    from tvm.relax.backend import cpu_generic, gpu_generic
 
+    stock = cpu_generic.pipeline if target.kind.name == "llvm" else gpu_generic
     lower = [
-        p
-        for p in gpu_generic.dataflow_lower_passes(target)
-        if p.info.name != "RewriteDataflowReshape"
+        p for p in stock.dataflow_lower_passes(target) if p.info.name != "RewriteDataflowReshape"
     ]
     return tvm.transform.Sequential(
-        gpu_generic.library_dispatch_passes(target)
-        + gpu_generic.legalize_passes(target)
+        stock.library_dispatch_passes(target)
+        + stock.legalize_passes(target)
         + lower
-        + gpu_generic.finalize_passes(target)
+        + stock.finalize_passes(target)
     )
 
 
@@ -118,9 +117,7 @@ def _linker(runtime_objects: list[Path]) -> Callable[..., None]:
                 *[str(p) for p in runtime_objects],
                 *objects,
             ]  # fmt: skip
-            done = subprocess.run(
-                command, cwd=scratch, capture_output=True, text=True, check=False
-            )
+            done = subprocess.run(command, cwd=scratch, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise LinkError(f"linking the model library failed:\n{done.stdout}{done.stderr}")
 

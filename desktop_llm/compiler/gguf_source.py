@@ -164,7 +164,7 @@ class GGUFModel:
         tokenizer.add_special_tokens(
             [
                 AddedToken(token, special=True, normalized=False)
-                for token, kind in zip(tokens, types)
+                for token, kind in zip(tokens, types, strict=False)
                 if kind in _SPECIAL_TOKEN_TYPES
             ]
         )
@@ -202,7 +202,10 @@ class GGUFModel:
                 ),
                 "system_message": "You are a helpful, respectful and honest assistant.",
                 "system_prefix_token_ids": [token_id("<|begin_of_text|>")],
-                "roles": {"user": "<|start_header_id|>user", "assistant": "<|start_header_id|>assistant"},
+                "roles": {
+                    "user": "<|start_header_id|>user",
+                    "assistant": "<|start_header_id|>assistant",
+                },
                 "role_templates": {"user": "{user_message}", "assistant": "{assistant_message}"},
                 "seps": ["<|eot_id|>"],
                 "role_content_sep": "<|end_header_id|>\n\n",
@@ -229,8 +232,11 @@ def _default_system_message(template: str) -> str:
 
 def tokenizer_info() -> dict[str, Any]:
     """How WebLLM post-processes this vocabulary's token table (byte-level BPE)."""
-    return {"token_postproc_method": "byte_level", "prepend_space_in_encode": False,
-            "strip_space_in_decode": False}
+    return {
+        "token_postproc_method": "byte_level",
+        "prepend_space_in_encode": False,
+        "strip_space_in_decode": False,
+    }
 
 
 def dump_json(data: dict[str, Any]) -> str:

@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from tvm import relax as rx
-from tvm import te
-from tvm import tirx
+from tvm import te, tirx
 from tvm.relax.frontend import nn
 from tvm.relax.frontend.nn import Tensor, op
 from tvm.relax.frontend.nn.llm.kv_cache import PagedKVCache, RopeMode, TIRPagedKVCache
@@ -176,9 +175,7 @@ class LlamaForCausalLM(Sampler):
 def _last_token(hidden: Tensor) -> Tensor:
     """hidden[:, -1:, :]: only the last position's logits are needed after a prefill."""
     return op.tensor_expr_op(
-        lambda x: te.compute(
-            (x.shape[0], 1, x.shape[2]), lambda b, _, k: x[b, x.shape[1] - 1, k]
-        ),
+        lambda x: te.compute((x.shape[0], 1, x.shape[2]), lambda b, _, k: x[b, x.shape[1] - 1, k]),
         "last_token",
         [hidden],
     )

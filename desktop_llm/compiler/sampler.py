@@ -84,14 +84,14 @@ def argsort_kernel(vocab_size: int, gpu: bool = True) -> tirx.PrimFunc:
                         gap: T.let[T.int32] = T.shift_left(1, stage - step)
                         first: T.let[T.int32] = pair // gap * gap * 2 + pair % gap
                         second: T.let[T.int32] = first + gap
-                        descending: T.let[T.bool] = T.bitwise_and(
-                            first, T.shift_left(2, stage)
-                        ) == 0
+                        descending: T.let[T.bool] = (
+                            T.bitwise_and(first, T.shift_left(2, stage)) == 0
+                        )
                         second_first: T.let[T.bool] = keys[row, second] > keys[row, first] or (
                             keys[row, second] == keys[row, first]
                             and ids[row, second] < ids[row, first]
                         )
-                        if second_first == descending:
+                        if T.Cast("int32", second_first) == T.Cast("int32", descending):
                             key: T.let[T.float32] = keys[row, first]
                             index: T.let[T.int32] = ids[row, first]
                             keys[row, first] = keys[row, second]
@@ -116,7 +116,13 @@ def logit_bias_kernel(gpu: bool = True) -> tirx.PrimFunc:
     def apply_logit_bias_inplace(
         var_logits: T.handle, var_rows: T.handle, var_token_ids: T.handle, var_bias: T.handle
     ):
-        T.func_attr({"global_symbol": "apply_logit_bias_inplace", "tirx.is_scheduled": True, "op_pattern": 8})
+        T.func_attr(
+            {
+                "global_symbol": "apply_logit_bias_inplace",
+                "tirx.is_scheduled": True,
+                "op_pattern": 8,
+            }
+        )
         batch, vocab, count = T.int32(), T.int32(), T.int32()
         logits = T.match_buffer(var_logits, (batch, vocab), "float32")
         rows = T.match_buffer(var_rows, (count,), "int32")
@@ -143,7 +149,9 @@ def penalty_kernel(gpu: bool = True) -> tirx.PrimFunc:
         var_counts: T.handle,
         var_penalties: T.handle,
     ):
-        T.func_attr({"global_symbol": "apply_penalty_inplace", "tirx.is_scheduled": True, "op_pattern": 8})
+        T.func_attr(
+            {"global_symbol": "apply_penalty_inplace", "tirx.is_scheduled": True, "op_pattern": 8}
+        )
         batch, vocab, seqs, count = T.int32(), T.int32(), T.int32(), T.int32()
         logits = T.match_buffer(var_logits, (batch, vocab), "float32")
         seq_rows = T.match_buffer(var_seq_rows, (seqs,), "int32")
@@ -172,7 +180,9 @@ def bitmask_kernel(gpu: bool = True) -> tirx.PrimFunc:
 
     @T.prim_func
     def apply_bitmask_inplace(var_logits: T.handle, var_seq_rows: T.handle, var_bitmask: T.handle):
-        T.func_attr({"global_symbol": "apply_bitmask_inplace", "tirx.is_scheduled": True, "op_pattern": 8})
+        T.func_attr(
+            {"global_symbol": "apply_bitmask_inplace", "tirx.is_scheduled": True, "op_pattern": 8}
+        )
         batch, vocab, seqs = T.int32(), T.int32(), T.int32()
         logits = T.match_buffer(var_logits, (batch, vocab), "float32")
         seq_rows = T.match_buffer(var_seq_rows, (seqs,), "int32")

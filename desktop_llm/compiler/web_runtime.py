@@ -128,6 +128,6 @@ def _build(out: Path) -> None:
     with ThreadPoolExecutor(max_workers=len(SOURCES)) as pool:
         results = list(pool.map(compile_one, SOURCES))
     shutil.rmtree(shim)
-    for name, done in zip(SOURCES, results):
+    for name, done in zip(SOURCES, results, strict=False):
         if done.returncode != 0:
             raise RuntimeBuildError(f"building {name}.cc failed:\n{done.stderr[-4000:]}")

@@ -21,6 +21,12 @@ MLC_INSTALL_HINT = """mlc-llm is not installed (it is not on PyPI). Install it f
 (see https://llm.mlc.ai/docs/install/mlc_llm.html), then run this command again."""
 
 
+COMPILER_INSTALL_HINT = """The WebGPU compiler needs the `compile` extra and emscripten:
+    pip install 'desktop-llm[compile]'    (apache-tvm, gguf, tokenizers)
+    sudo apt install emscripten           (or your system's package)
+then run this command again."""
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     models = sub.add_parser("models", help="the models on this machine, and downloads")
     commands = models.add_subparsers(dest="models_command", required=True)
@@ -39,10 +45,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add = commands.add_parser("import", help="add a GGUF file or an MLC model folder you have")
     add.add_argument("path", type=Path)
     compile_ = commands.add_parser(
-        "compile", help="compile a Hugging Face model for WebGPU with mlc-llm (optional extra)"
+        "compile",
+        help="make a WebGPU model of a llama-family GGUF file (or, with the optional mlc-llm, "
+        "of a Hugging Face model folder)",
     )
-    compile_.add_argument("source", type=Path, help="a local Hugging Face model folder")
-    compile_.add_argument("--quantization", default="q4f16_1", help="default: q4f16_1")
+    compile_.add_argument(
+        "source", type=Path, help="a .gguf file, or a local Hugging Face model folder (mlc-llm)"
+    )
+    compile_.add_argument(
+        "--context", type=int, default=2048, help="GGUF: the context window in tokens (2048)"
+    )
+    compile_.add_argument("--id", help="GGUF: the new model's id (default: from the file name)")
+    compile_.add_argument("--quantization", default="q4f16_1", help="mlc-llm: default q4f16_1")
     compile_.add_argument("--conv-template", default="chatml", help="mlc-llm's chat template name")
 
 
@@ -68,6 +82,8 @@ def run(args: argparse.Namespace, paths: AppPaths) -> int:
             print(f"Imported {entry.id} ({entry.engine}, {human_size(entry.size)}).")
             return 0
         if command == "compile":
+            if args.source.suffix.lower() == ".gguf":
+                return _compile_gguf(store, args.source, args.context, args.id)
             return _compile(store, args.source, args.quantization, args.conv_template)
     except FileNotFoundError as exc:
         print(f"desktop-llm: no model {exc.args[0]} in the store.", file=sys.stderr)
@@ -177,6 +193,27 @@ def _pull(store: ModelStore, model_id: str) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     print(f"{model.id} installed ({human_size(model.size)}), every file checked against its hash.")
+    return 0
+
+
+def _compile_gguf(store: ModelStore, source: Path, context: int, model_id: str | None) -> int:
+    """Compile a GGUF with the app's own compiler (desktop_llm.compiler), no mlc-llm needed."""
+    if importlib.util.find_spec("tvm") is None:
+        print(COMPILER_INSTALL_HINT, file=sys.stderr)
+        return 3
+    from desktop_llm.compiler import CompileError, compile_gguf
+    from desktop_llm.compiler.gguf_source import UnsupportedModel
+    from desktop_llm.compiler.web_runtime import RuntimeBuildError
+
+    def log(step: str) -> None:
+        print(f"{source.name}: {step}", file=sys.stderr, flush=True)
+
+    try:
+        entry = compile_gguf(store, source, context_window=context, model_id=model_id, log=log)
+    except (CompileError, UnsupportedModel, RuntimeBuildError) as exc:
+        print(f"desktop-llm: {exc}", file=sys.stderr)
+        return 1
+    print(f"Compiled {entry.id} ({human_size(entry.size)}), a WebGPU model; pick it in the app.")
     return 0
 
 

@@ -56,6 +56,9 @@ def cached_folder(log=print) -> Path:
         compiler.compile_gguf(scratch, embedded_source(), model_id=MODEL_ID, log=log)
         os.replace(scratch.root / MODEL_ID, folder)
         shutil.rmtree(scratch.root, ignore_errors=True)
+        for stale in root.parent.iterdir():  # builds for inputs that have changed since
+            if stale.is_dir() and stale != root:
+                shutil.rmtree(stale, ignore_errors=True)
         log(f"compiled {MODEL_ID} in {time.monotonic() - started:.0f} s")
     return folder
 

@@ -169,6 +169,7 @@ async function loadModel(model) {
   await state.engine?.unload().catch(() => {});
   state.engine = null;
   state.model = model;
+  document.body.dataset.engineModel = model.id;
   setEngineState('loading', `Loading ${model.name}…`);
   ui.progress.hidden = false;
   let engine;

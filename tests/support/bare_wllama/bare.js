@@ -28,3 +28,6 @@ window.runBare = async (messages, nPredict) => {
   const ended = performance.now();
   return { tokens, firstTokenSeconds: (first - started) / 1000, tokensPerSecond: (tokens - 1) / ((ended - first) / 1000) };
 };
+
+// The model's own token ids for text (llama.cpp's tokenizer), special tokens not parsed.
+window.tokenizeBare = async (text) => Array.from(await wllama.tokenize(text, false));
