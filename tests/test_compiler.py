@@ -12,17 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("tvm", reason="the compile extra is part of ./dev setup")
+import tvm
+from tvm import relax
+from tvm.target import Target
 
-import tvm  # noqa: E402
-from tvm import relax  # noqa: E402
-from tvm.target import Target  # noqa: E402
-
-from desktop_llm.compiler import CompileError, compile_gguf, sampler  # noqa: E402
-from desktop_llm.compiler.build import pipeline  # noqa: E402
-from desktop_llm.compiler.gguf_source import GGUFModel, UnsupportedModel  # noqa: E402
-from desktop_llm.models.embedded import embedded_source  # noqa: E402
-from desktop_llm.models.store import ModelStore  # noqa: E402
+from desktop_llm.compiler import CompileError, compile_gguf, sampler
+from desktop_llm.compiler.build import pipeline
+from desktop_llm.compiler.gguf_source import GGUFModel, UnsupportedModel
+from desktop_llm.models.embedded import embedded_source
+from desktop_llm.models.store import ModelStore
 
 VOCAB = 3000  # not a power of two, like real vocabularies (49,152 pads to 65,536)
 
@@ -197,11 +195,9 @@ def test_unsupported_files_are_refused_in_one_sentence(tmp_path: Path):
         compile_gguf(store, not_gguf)
     with pytest.raises(CompileError, match="does not exist"):
         compile_gguf(store, tmp_path / "missing.gguf")
-    assert (
-        store.list() == []
-        and not (store.root / ".downloads").exists()
-        or not any((store.root / ".downloads").iterdir())
-    )
+    assert store.list() == []
+    leftovers = store.root / ".downloads"
+    assert not leftovers.exists() or not any(leftovers.iterdir())
 
 
 def test_cli_refuses_an_unsupported_gguf_without_a_traceback(tmp_path: Path):
