@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import tvm
 from tvm import relax
 from tvm.target import Target
