@@ -5,8 +5,11 @@ cannot compile. The same kernels, built for WebGPU, are run by test_webgpu_compi
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -209,3 +212,55 @@ def test_cli_refuses_an_unsupported_gguf_without_a_traceback(tmp_path: Path):
     assert done.returncode == 1
     assert "only llama-family models" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def start_compile(home: Path, gguf: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "desktop_llm", "models", "compile", str(gguf), "--id", "killed"],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "DESKTOP_LLM_HOME": str(home)},
+    )  # fmt: skip
+
+
+def wait_for_step(process: subprocess.Popen, step: str) -> None:
+    assert process.stderr is not None
+    for line in process.stderr:
+        if step in line:
+            return
+    raise AssertionError(f"the compiler ended before {step!r}")
+
+
+def test_a_killed_or_interrupted_compile_adds_nothing(tmp_path: Path):
+    """kill -9 while linking leaves no model in the store; Ctrl-C while linking stops at once
+    with one sentence and cleans up its work folder."""
+    home = tmp_path / "home"
+    store = ModelStore(home / "data" / "models")
+    killed = start_compile(home, embedded_source())
+    wait_for_step(killed, "linking")
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert store.get("killed") is None
+
+    interrupted = start_compile(home, embedded_source())
+    wait_for_step(interrupted, "linking")
+    started = time.monotonic()
+    interrupted.send_signal(signal.SIGINT)
+    _, rest = interrupted.communicate(timeout=30)
+    assert time.monotonic() - started < 5
+    assert interrupted.returncode == 130
+    assert "Stopped; nothing was added" in rest and "Traceback" not in rest
+    assert store.get("killed") is None
+    assert not (store.root / ".downloads" / ".compile-killed").exists()
+
+
+def test_the_web_runtime_is_built_once_per_machine_and_emcc_is_asked_for(monkeypatch, tmp_path):
+    from desktop_llm.compiler import web_runtime
+
+    objects = web_runtime.ensure()  # built by ./dev setup, or now
+    stamps = [p.stat().st_mtime_ns for p in objects]
+    assert web_runtime.ensure() == objects
+    assert [p.stat().st_mtime_ns for p in objects] == stamps
+    assert {p.name for p in objects} == {"wasm_runtime.o", "tvmjs_support.o", "webgpu_runtime.o"}
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(web_runtime.RuntimeBuildError, match="sudo apt install emscripten"):
+        web_runtime.emcc()

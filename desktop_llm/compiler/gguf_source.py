@@ -1,9 +1,8 @@
 """What the compiler reads from a GGUF file: the model's shape, its weights in the layout the
 WebGPU model expects, its tokenizer and its chat format.
 
-Only llama-family models (`general.architecture` = "llama": Llama 2/3, SmolLM, TinyLlama,
-Mistral without sliding windows...) with ByteLevel BPE vocabularies are supported; anything
-else raises `UnsupportedModel` with the reason in one sentence.
+Only `general.architecture` = "llama" with a byte-level BPE vocabulary (Llama 3.x, SmolLM,
+SmolLM2) is supported; anything else raises `UnsupportedModel` with the reason in one sentence.
 """
 
 from __future__ import annotations
@@ -17,7 +16,10 @@ from typing import Any
 import numpy as np
 
 # Weight types the converter can turn into float32 (the gguf package dequantizes them).
-SUPPORTED_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q6_K", "Q4_K")
+SUPPORTED_TYPES = (
+    *("F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"),
+    *("Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"),
+)
 # llama.cpp's token types: 3 is a control token (<|im_start|> and the like), 4 user-defined.
 _SPECIAL_TOKEN_TYPES = (3, 4)
 
@@ -60,7 +62,7 @@ class GGUFModel:
         if architecture != "llama":
             raise UnsupportedModel(
                 f"{path.name} is a {architecture!r} model; only llama-family models "
-                "(Llama, SmolLM, TinyLlama, Mistral) can be compiled for WebGPU so far."
+                "(Llama 3, SmolLM) can be compiled for WebGPU so far."
             )
         if self.field("tokenizer.ggml.model") != "gpt2":
             raise UnsupportedModel(

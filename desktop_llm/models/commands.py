@@ -213,6 +213,9 @@ def _compile_gguf(store: ModelStore, source: Path, context: int, model_id: str |
     except (CompileError, UnsupportedModel, RuntimeBuildError) as exc:
         print(f"desktop-llm: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("Stopped; nothing was added to the store.", file=sys.stderr)
+        return 130
     print(f"Compiled {entry.id} ({human_size(entry.size)}), a WebGPU model; pick it in the app.")
     return 0
 
