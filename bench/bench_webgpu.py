@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import itertools
+
 from bench.common import median, side_by_side
 from desktop_llm.hosts.browser import browser_flags
 from desktop_llm.launcher import Launcher
@@ -50,7 +52,7 @@ def compile_once(cold: bool) -> tuple[str, Path]:
     )
     marks.append((time.monotonic(), "done"))
     print(f"compile {embedded_source().name} ({'cold' if cold else 'warm'} runtime cache):")
-    for (start, step), (end, _) in zip(marks, marks[1:], strict=False):
+    for (start, step), (end, _) in itertools.pairwise(marks):
         print(f"  {end - start:7.1f} s  {step}")
     print(f"  {marks[-1][0] - marks[0][0]:7.1f} s  in all")
     folder = store.root / entry.id
