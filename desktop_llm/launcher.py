@@ -214,6 +214,7 @@ class Launcher:
                     settings = self.settings_file.update(changes)
                 self._api_key = settings.api_key
                 self._api_port = settings.api_port
+                assert self.bridge is not None  # started with the server, before any listener
                 app = create_api_app(
                     self.bridge.relay,
                     self.store,

@@ -49,9 +49,26 @@ def wait_summary(page, timeout: float = 300):
 
 
 @pytest.fixture
-def ready_page(launcher, browser_page):
+def greedy(launcher):
+    """Settings written before the page opens, so the model loads once."""
     launcher.settings_file.update({"temperature": 0})
-    browser_page.reload()
+
+
+@pytest.fixture
+def ready_page(greedy, browser_page):
+    wait_ready(browser_page)
+    return browser_page
+
+
+@pytest.fixture
+def small_context(launcher):
+    """A 512-token context: a 700-word document then needs several parts, as a book does at
+    the default context (the 20,000-word run is bench/bench_summarize.py --words 20000)."""
+    launcher.settings_file.update({"temperature": 0, "context_size": 512})
+
+
+@pytest.fixture
+def small_context_page(small_context, browser_page):
     wait_ready(browser_page)
     return browser_page
 
@@ -158,21 +175,20 @@ RECORD_PROGRESS = """() => {
 }"""
 
 
-def test_a_long_document_is_split_summarized_part_by_part_and_combined(ready_page):
-    page = ready_page
-    text = long_document()
-    assert len(text.split()) >= 20_000
+def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_context_page):
+    page = small_context_page
+    text = long_document(words=700)
     drop_file(page, "ashford-history.txt", text.encode(), "text/plain")
     page.locator("#document-panel[data-state=ready]").wait_for()
     page.select_option("#document-form select[name=length]", "short")
     page.evaluate(RECORD_PROGRESS)
     page.click("#summarize")
-    state, summary = wait_summary(page, timeout=2400)
+    state, summary = wait_summary(page, timeout=600)
     assert state == "done"
     assert summary.strip()
     bubble = page.locator("article[data-kind=summary]")
     parts = int(bubble.get_attribute("data-parts"))
-    assert parts > 1
+    assert 3 <= parts <= 5
     seen = page.evaluate("[...window.__progress]")
     for n in range(1, parts + 1):  # every part was summarized, in order, and the user saw it
         assert f"Summarizing part {n} of {parts}…" in seen

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from desktop_llm.api.relay import EngineRelay, Job, RelayBusy, WindowClosed
 from desktop_llm.models.store import ModelStore
@@ -77,7 +78,7 @@ def create_api_app(
     key: Callable[[], str],
     loaded_model: Callable[[], str],
     port: Callable[[], int],
-) -> Starlette:
+) -> ASGIApp:
     async def models(request: Request) -> Response:
         loaded = loaded_model()
         data = [

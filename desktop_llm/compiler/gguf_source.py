@@ -152,7 +152,7 @@ class GGUFModel:
 
         tokens = [str(t) for t in self.field("tokenizer.ggml.tokens")]
         types = list(self.field("tokenizer.ggml.token_type") or [1] * len(tokens))
-        merges = [tuple(str(m).split(" ", 1)) for m in self.field("tokenizer.ggml.merges")]
+        merges = [_pair(str(m)) for m in self.field("tokenizer.ggml.merges")]
         vocab = {token: i for i, token in enumerate(tokens)}
         tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False))
         # GPT-2's split, with digits one at a time: the "smollm" and "llama-bpe" pre-tokenizers.
@@ -220,6 +220,11 @@ class GGUFModel:
             f"{self.path.name} has a chat template the compiler does not know; ChatML "
             "(<|im_start|>) and Llama 3 (<|start_header_id|>) templates are supported so far."
         )
+
+
+def _pair(merge: str) -> tuple[str, str]:
+    first, _, second = merge.partition(" ")
+    return first, second
 
 
 def _default_system_message(template: str) -> str:

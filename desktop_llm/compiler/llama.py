@@ -133,7 +133,7 @@ class LlamaForCausalLM(Sampler):
             mla_original_v_head_dim=0,
             rope_mode=RopeMode.NORMAL,
             rope_scale=1,
-            rope_theta=shape.rope_theta,  # type: ignore[arg-type]
+            rope_theta=shape.rope_theta,
             rope_scaling={},
             rope_ext_factors=rx.prim_value(0),
             rotary_dim=shape.head_dim,

@@ -101,6 +101,7 @@ class HistoryStore:
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (_title(title), kind, model, json.dumps(settings or {}), document_name, now, now),
             )
+        assert cursor.lastrowid is not None  # an INSERT always sets it
         return self.get(cursor.lastrowid)
 
     def list(self, query: str = "", limit: int = 500) -> list[dict[str, Any]]:
@@ -285,7 +286,7 @@ def _recover_into(store: HistoryStore, damaged: Path) -> int:
         try:
             created = store.create(
                 str(data.get("title") or "Recovered conversation"),
-                kind=data.get("kind") if data.get("kind") in ("chat", "summary") else "chat",
+                kind=str(data["kind"]) if data.get("kind") in ("chat", "summary") else "chat",
                 model=data.get("model"),
                 document_name=data.get("document_name"),
             )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import unquote
 
 from desktop_llm.constants import APP_ID, APP_NAME
@@ -22,7 +22,11 @@ from desktop_llm.hosts.chromium_flags import merge_flag_string
 
 DOCUMENT_TYPES = ("Documents (*.txt;*.md;*.html;*.htm;*.pdf;*.docx)", "All files (*.*)")
 MODEL_FILE_TYPES = ("GGUF models (*.gguf)", "All files (*.*)")
-_GUI = {"Linux": "qt", "Windows": "edgechromium", "Darwin": "cocoa"}
+_GUI: dict[str, Literal["qt", "edgechromium", "cocoa"]] = {
+    "Linux": "qt",
+    "Windows": "edgechromium",
+    "Darwin": "cocoa",
+}
 _FLAGS_ENV = {
     "Linux": "QTWEBENGINE_CHROMIUM_FLAGS",
     "Windows": "WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS",
@@ -103,11 +107,12 @@ class WebviewHost:
         """
         from webview.dom import _dnd_state
 
+        paths = cast(list[tuple[str, str]], _dnd_state["paths"])  # (name, full path)
         taken = []
         for name in names:
-            for item in list(_dnd_state["paths"]):
+            for item in list(paths):
                 if unquote(item[0]) == name:
-                    _dnd_state["paths"].remove(item)
+                    paths.remove(item)
                     taken.append(unquote(item[1]))
                     break
         return taken
@@ -130,7 +135,7 @@ def _record_dropped_paths() -> None:
     """pywebview's backends record dropped files' paths only while a drop listener exists."""
     from webview.dom import _dnd_state
 
-    _dnd_state["num_listeners"] = max(1, _dnd_state["num_listeners"])
+    _dnd_state["num_listeners"] = max(1, cast(int, _dnd_state["num_listeners"]))
 
 
 def _keep_qt_files_under(storage: Path) -> None:

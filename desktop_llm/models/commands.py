@@ -154,10 +154,10 @@ def _pull(store: ModelStore, model_id: str) -> int:
 
     download = Download(store, entry)
     signals = {signal.SIGINT: 130, signal.SIGTERM: 143}
-    stopped_by: list[int] = []
+    stopped_by: list[signal.Signals] = []
 
     def stop(signum: int, _frame: object) -> None:
-        stopped_by.append(signum)
+        stopped_by.append(signal.Signals(signum))
         download.stop()
 
     previous = {signum: signal.signal(signum, stop) for signum in signals}

@@ -21,6 +21,7 @@ Every file's sha256 is kept in model.json, for `verify`.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import hashlib
 import json
@@ -109,7 +110,7 @@ class ModelStore:
             return None
         return self._read_manifest(folder)
 
-    def linked_folders(self) -> list[str]:
+    def linked_folders(self) -> builtins.list[str]:
         """Folders in the store that are symlinks: left out, since the server serves only what
         lies inside the store (`models import` hard-links a model in instead)."""
         if not self.root.is_dir():
@@ -120,7 +121,7 @@ class ModelStore:
         """Where an unfinished download of `model_id` lives."""
         return resolve_inside(self.root / DOWNLOADS, model_id)
 
-    def partial_downloads(self) -> list[str]:
+    def partial_downloads(self) -> builtins.list[str]:
         """Models with an unfinished download (not the store's own `.`-named work folders)."""
         folder = self.root / DOWNLOADS
         if not folder.is_dir():
@@ -199,7 +200,7 @@ class ModelStore:
         shutil.rmtree(trash)
         return freed
 
-    def verify(self, model_id: str) -> list[str]:
+    def verify(self, model_id: str) -> builtins.list[str]:
         """Re-hash a model's files; returns what is wrong (empty: all good)."""
         entry = self.get(model_id)
         if entry is None:

@@ -172,7 +172,7 @@ def _bridge_route(
                     return _error(400, "The request body must be a JSON object.")
                 kwargs = payload
             else:
-                kwargs = {body_as: payload}
+                kwargs = {str(body_as): payload}
         try:
             result = await run_in_threadpool(function, **kwargs)
         except BridgeError as exc:

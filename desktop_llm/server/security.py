@@ -17,6 +17,8 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import MutableMapping
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -107,7 +109,7 @@ class GuardMiddleware:
             await _plain(send, status, message)
             return
 
-        async def send_with_headers(message: dict) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)

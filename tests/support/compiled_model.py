@@ -26,6 +26,7 @@ from desktop_llm.models.embedded import embedded_source
 from desktop_llm.models.store import ModelEntry, ModelStore
 
 MODEL_ID = "smollm2-135m-instruct-f32-webgpu"
+KEEP_BUILDS = 3
 
 
 def cache_key() -> str:
@@ -56,9 +57,12 @@ def cached_folder(log=print) -> Path:
         compiler.compile_gguf(scratch, embedded_source(), model_id=MODEL_ID, log=log)
         os.replace(scratch.root / MODEL_ID, folder)
         shutil.rmtree(scratch.root, ignore_errors=True)
-        for stale in root.parent.iterdir():  # builds for inputs that have changed since
-            if stale.is_dir() and stale != root:
-                shutil.rmtree(stale, ignore_errors=True)
+        # Builds for older inputs: the newest few stay, for other clones on this machine.
+        builds = sorted(
+            (p for p in root.parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime
+        )
+        for stale in builds[:-KEEP_BUILDS]:
+            shutil.rmtree(stale, ignore_errors=True)
         log(f"compiled {MODEL_ID} in {time.monotonic() - started:.0f} s")
     return folder
 
