@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import median, side_by_side, window_decode_speed
 from desktop_llm.launcher import Launcher
 from desktop_llm.paths import AppPaths
-from tests.conftest import open_app_page, wait_ready
+from tests.support.page import open_app_page, wait_ready
 
 PROMPT = "Explain in a few paragraphs how a bicycle works, and why it stays upright."
 

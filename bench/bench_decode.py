@@ -33,7 +33,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import CHROMIUM, QUIET_CHROMIUM, wait_ready
+    from tests.support.page import CHROMIUM, QUIET_CHROMIUM, wait_ready
 
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     os.environ["DESKTOP_LLM_HOME"] = str(home)

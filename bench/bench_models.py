@@ -187,7 +187,7 @@ def bench_serving(rounds: int) -> None:
 
     from desktop_llm.launcher import Launcher
     from desktop_llm.paths import AppPaths
-    from tests.conftest import open_app_page
+    from tests.support.page import open_app_page
 
     home = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     app = Launcher(AppPaths.under(home), host_choice="browser")
@@ -270,7 +270,7 @@ def bench_profile_growth() -> None:
     from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
     from desktop_llm.models import catalog
     from desktop_llm.paths import AppPaths
-    from tests.test_offline import CPU_ID, folder_size, self_test
+    from tests.support.offline import CPU_ID, folder_size, self_test
     from tests.xvfb import virtual_display
 
     work = Path(tempfile.mkdtemp(prefix="bench-profile-"))

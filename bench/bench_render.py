@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.conftest import build_markdown_harness
+from tests.support.page import build_markdown_harness
 
 MEASURE = """([pieces, naive]) => {
     const box = document.createElement('div');

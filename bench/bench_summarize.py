@@ -23,9 +23,8 @@ from desktop_llm.documents import extract_file
 from desktop_llm.hosts.browser import browser_flags
 from desktop_llm.launcher import Launcher
 from desktop_llm.paths import AppPaths
-from tests.conftest import CHROMIUM, QUIET_CHROMIUM, wait_ready, wait_until
-from tests.test_documents import make_pdf
-from tests.test_summarize_browser import drop_file, long_document
+from tests.support.documents import drop_file, long_document, make_pdf
+from tests.support.page import CHROMIUM, QUIET_CHROMIUM, wait_ready, wait_until
 
 
 def pipeline_ratio(words: int) -> dict[str, float]:

@@ -82,7 +82,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
     from tokenizers import Tokenizer
 
-    from tests.conftest import CHROMIUM, QUIET_CHROMIUM, ask, wait_ready, wait_until
+    from tests.support.page import CHROMIUM, QUIET_CHROMIUM, ask, wait_ready, wait_until
 
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     os.environ["DESKTOP_LLM_HOME"] = str(home)

@@ -43,7 +43,7 @@ def tree_pss_mb(pid: int) -> float:
 
 def window_decode_speed(page, prompt: str) -> float:
     """Ask in the app's window (after New chat) and read its own decode tokens/s."""
-    from tests.conftest import ask
+    from tests.support.page import ask
 
     page.click("#new-chat")
     ask(page, prompt, timeout=600, poll=1.0)  # rare polls: each one takes the page's main thread

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import ask, set_greedy, wait_ready, wait_until
+from tests.support.page import ask, set_greedy, wait_ready, wait_until
 
 RECORD_PARTIAL_ANSWERS = """() => {
     window.__seen = new Set();
@@ -102,7 +102,7 @@ def test_new_chat_clears_the_conversation(launcher, browser_page):
 
 def test_corrupt_settings_file_is_announced_in_the_window(app_home, playwright_driver, tmp_path):
     from desktop_llm.launcher import Launcher
-    from tests.conftest import open_app_page
+    from tests.support.page import open_app_page
 
     app_home.config.mkdir(parents=True)
     app_home.settings_file.write_text("{ this is not json")
@@ -132,7 +132,7 @@ def test_damaged_history_is_announced_and_the_app_starts(app_home, playwright_dr
     import os
 
     from desktop_llm.launcher import Launcher
-    from tests.conftest import open_app_page
+    from tests.support.page import open_app_page
 
     app_home.data.mkdir(parents=True)
     app_home.history_file.write_bytes(os.urandom(64 << 10))

@@ -9,37 +9,12 @@ import pytest
 
 from desktop_llm.documents import DocumentError, extract_bytes, extract_file
 from desktop_llm.documents import extract as extract_module
+from tests.support.documents import make_docx, make_pdf
 
 PARAGRAPHS = [
     "Lighthouses guided ships along dangerous coasts for centuries.",
     "Their keepers trimmed the wicks and polished the lenses every night.",
 ]
-
-
-def make_pdf(pages: list[str]) -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, text)
-    return bytes(pdf.output())
-
-
-def make_docx(paragraphs: list[str]) -> bytes:
-    import docx
-
-    document = docx.Document()
-    document.add_heading("Keepers", level=1)
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    table = document.add_table(rows=1, cols=2)
-    table.rows[0].cells[0].text = "Built"
-    table.rows[0].cells[1].text = "1848"
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def test_pdf(tmp_path: Path):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from desktop_llm.launcher import Launcher
-from tests.conftest import ask, open_app_page, set_greedy, wait_ready, wait_until
+from tests.support.page import ask, open_app_page, set_greedy, wait_ready, wait_until
 from tests.xvfb import virtual_display
 
 
@@ -66,7 +66,7 @@ def test_history_keeps_searches_renames_exports_and_deletes(launcher, browser_pa
 
 
 def test_a_summary_is_kept_with_the_documents_name(launcher, browser_page):
-    from tests.test_summarize_browser import DROP_TEXT, STORY, wait_summary
+    from tests.support.documents import DROP_TEXT, STORY, wait_summary
 
     set_greedy(launcher, max_tokens=8)
     page = browser_page

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from desktop_llm.launcher import Launcher
-from tests.conftest import ask, open_app_page, wait_ready, wait_until
+from tests.support.page import ask, open_app_page, wait_ready, wait_until
 
 QUESTION = "What is the capital of France?"
 

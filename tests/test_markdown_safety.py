@@ -50,7 +50,7 @@ RENDER_ALL = """payloads => {
 
 @pytest.fixture
 def page_with_renderer(launcher, playwright_driver, markdown_under_test, tmp_path):
-    from tests.conftest import open_app_page
+    from tests.support.page import open_app_page
 
     page, context = open_app_page(playwright_driver, launcher, tmp_path / "profile")
     script = markdown_under_test.read_text() + "\nwindow.MarkdownUnderTest = MarkdownUnderTest;"

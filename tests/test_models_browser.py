@@ -11,8 +11,8 @@ import time
 
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.models import catalog
-from tests.conftest import ask, set_greedy, wait_ready, wait_until
 from tests.hub import add_mlc_repo
+from tests.support.page import ask, set_greedy, wait_ready, wait_until
 
 CPU_ID = "smollm2-360m-instruct-q8_0"
 F16_ID = "SmolLM2-360M-Instruct-q4f16_1-MLC"

@@ -4,10 +4,8 @@ does not copy the weights into the webview's profile."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,31 +15,10 @@ from desktop_llm.models import catalog
 from desktop_llm.models.download import Download
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
+from tests.support.offline import CPU_ID, folder_size, self_test
 from tests.xvfb import virtual_display
 
 ROOT = Path(__file__).resolve().parent.parent
-CPU_ID = "smollm2-360m-instruct-q8_0"
-
-
-def folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-def self_test(home: Path, display: str, *args: str, netns: bool = False) -> str:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HF_", "DESKTOP_LLM_", "QTWEBENGINE_REMOTE"))
-    }
-    env.update(DISPLAY=display, DESKTOP_LLM_HOME=str(home), LANG="C.UTF-8")
-    command = [sys.executable, "-m", "desktop_llm", "--self-test", *args]
-    if netns:
-        # A new network namespace has only a loopback device, and it starts down.
-        command = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    return output
 
 
 @pytest.fixture

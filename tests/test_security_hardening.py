@@ -19,7 +19,7 @@ from desktop_llm.constants import CSRF_HEADER
 from desktop_llm.hosts.browser import BrowserHost, RefusedFlag, browser_flags
 from desktop_llm.logs import setup_logging
 from desktop_llm.settings import SettingsError
-from tests.conftest import CHROMIUM, QUIET_CHROMIUM
+from tests.support.page import CHROMIUM, QUIET_CHROMIUM
 from tests.xvfb import virtual_display
 
 

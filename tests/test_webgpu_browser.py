@@ -11,7 +11,7 @@ import json
 import pytest
 
 from desktop_llm.models.store import ModelEntry
-from tests.conftest import wait_ready, wait_until
+from tests.support.page import wait_ready, wait_until
 
 CHAT_CONFIG = {
     "model_type": "llama",

@@ -10,9 +10,9 @@ import time
 import pytest
 from tokenizers import Tokenizer
 
-from tests.conftest import CHROMIUM, QUIET_CHROMIUM, ask, set_greedy, wait_ready, wait_until
 from tests.support import compiled_model
 from tests.support.bare_page import serve_bare
+from tests.support.page import CHROMIUM, QUIET_CHROMIUM, ask, set_greedy, wait_ready, wait_until
 
 PROMPT = "What is the capital of France?"
 # The whole greedy answer to PROMPT is 8 tokens ("The capital of France is Paris." and the end

@@ -195,7 +195,7 @@ def start_drop_app(home: Path, display: str):
 def test_a_file_dropped_on_the_qt_window_is_read_by_path_and_summarized(tmp_path, xvfb_display):
     """A drop through pywebview's own Qt path (synthesized Qt drop events, tests/qt_drop_app.py)
     reaches extraction by the file's full path and ends in a summary from the real model."""
-    from tests.test_documents import make_docx
+    from tests.support.documents import make_docx
 
     home = tmp_path / "home"
     write_settings(home, temperature=0)

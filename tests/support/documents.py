@@ -1,0 +1,103 @@
+"""Documents for the tests and benchmarks: made here (PDF, DOCX, a long text), dropped on the
+page the way a browser drops them, and summaries waited for."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from tests.support.page import wait_until
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    return bytes(pdf.output())
+
+
+def make_docx(paragraphs: list[str]) -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Keepers", level=1)
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text = "Built"
+    table.rows[0].cells[1].text = "1848"
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+DROP_FILE = """async ([name, b64, type]) => {
+    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], name, {type}));
+    for (const kind of ['dragenter', 'dragover', 'drop'])
+        document.body.dispatchEvent(new DragEvent(kind, {dataTransfer: data, bubbles: true}));
+}"""
+
+
+DROP_TEXT = """text => {
+    const data = new DataTransfer();
+    data.setData('text/plain', text);
+    for (const kind of ['dragenter', 'dragover', 'drop'])
+        document.body.dispatchEvent(new DragEvent(kind, {dataTransfer: data, bubbles: true}));
+}"""
+
+
+STORY = (
+    "The village of Ashford sits beside a slow river. Every spring the river floods the lower "
+    "fields, so the farmers built a stone wall in 1902 to hold the water back. The wall worked "
+    "for eighty years until a storm in 1983 broke it. Today a new wall of concrete protects the "
+    "fields, and the old stones were used to build the village school."
+)
+
+
+def drop_file(page, name: str, data: bytes, mime: str = "application/octet-stream") -> None:
+    page.evaluate(DROP_FILE, [name, base64.b64encode(data).decode(), mime])
+
+
+def wait_summary(page, timeout: float = 300):
+    wait_until(
+        page,
+        "() => document.querySelector('article[data-kind=summary]')?.dataset.state",
+        timeout=timeout,
+        interval=0.5,
+    )
+    bubble = page.locator("article[data-kind=summary]").last
+    return bubble.get_attribute("data-state"), bubble.locator(".answer").inner_text()
+
+
+def long_document(words: int = 20_500) -> str:
+    topics = ["river", "school", "market", "bridge", "harvest", "festival", "mill", "library"]
+    paragraphs = []
+    count = 0
+    chapter = 0
+    while count < words:
+        chapter += 1
+        topic = topics[chapter % len(topics)]
+        paragraph = (
+            f"Chapter {chapter}. In year {1900 + chapter} the people of Ashford worked on the "
+            f"{topic}. {STORY} The council recorded {chapter * 3} meetings about the {topic} "
+            f"that year, and the {topic} was finished before winter."
+        )
+        paragraphs.append(paragraph)
+        count += len(paragraph.split())
+    return "\n\n".join(paragraphs)
+
+
+RECORD_PROGRESS = """() => {
+    window.__progress = new Set();
+    new MutationObserver(() => {
+        const p = document.querySelector('article[data-kind=summary] .progress');
+        if (p) window.__progress.add(p.textContent);
+    }).observe(document.getElementById('messages'),
+               {subtree: true, childList: true, characterData: true});
+}"""
