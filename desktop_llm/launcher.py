@@ -109,7 +109,9 @@ class Launcher:
         self.server = LocalServer(self.bridge, UI_DIST_DIR, sock).start()
         if port is None:  # the app itself, not the doctor's probe
             self.bridge.settings_listeners.append(self._apply_api)
-            self._apply_api(self.settings_file.load())
+            chosen = self._apply_api(self.settings_file.load())
+            if chosen:
+                self.settings_file.update(chosen)
             threading.Thread(
                 target=self.bridge.watch_store,
                 args=(self._stop_watching,),
@@ -189,9 +191,11 @@ class Launcher:
         timer.daemon = True
         timer.start()
 
-    def _apply_api(self, settings: Settings) -> None:
+    def _apply_api(self, settings: Settings) -> dict[str, Any]:
         """Start, stop or move the local OpenAI-compatible API as the settings say. A new key
-        applies to the next request (the old one is refused at once); a new port restarts it."""
+        applies to the next request (the old one is refused at once); a new port restarts it.
+        Returns the settings it chose (a free port, a first key) for the caller to save."""
+        changes: dict[str, Any] = {}
         with self._api_lock:
             running = self.api_server is not None
             if running and (not settings.api_enabled or settings.api_port != self._api_port):
@@ -205,13 +209,11 @@ class Launcher:
                     sock = bind_loopback(settings.api_port)
                 except PortInUse:
                     sock = bind_loopback(0)
-                changes: dict[str, Any] = {}
                 if sock.getsockname()[1] != settings.api_port:
                     changes["api_port"] = sock.getsockname()[1]
                 if not settings.api_key:
                     changes["api_key"] = "dllm-" + secrets.token_urlsafe(24)
-                if changes:
-                    settings = self.settings_file.update(changes)
+                settings = settings.with_changes(changes)
                 self._api_key = settings.api_key
                 self._api_port = settings.api_port
                 assert self.bridge is not None  # started with the server, before any listener
@@ -224,6 +226,7 @@ class Launcher:
                 )
                 self.api_server = ThreadedServer(app, sock, "local-api").start()
                 log.info("local API on http://127.0.0.1:%s/v1", self._api_port)
+        return changes
 
     def _quit_on_termination_signals(self) -> None:
         """SIGTERM (a logout, `kill`) closes the window like the user would. While the GUI's own

@@ -131,6 +131,28 @@ def test_settings_panel_refuses_invalid_values_and_keeps_valid_ones(
         again.server.stop()
 
 
+def test_turning_on_the_local_api_shows_its_address_and_key_at_once(launcher, browser_page):
+    page = browser_page
+    wait_ready(page)
+    open_settings(page)
+    assert "Local API is off" in page.inner_text("#api-details")
+    page.check("[data-field=api_enabled] input")
+    page.click("#settings-save")
+    wait_until(page, "() => document.getElementById('settings-message').textContent")
+    details = page.inner_text("#api-details")
+    settings = launcher.settings_file.load()
+    assert settings.api_enabled and settings.api_key.startswith("dllm-") and settings.api_port
+    assert f"base URL http://127.0.0.1:{settings.api_port}/v1" in details
+    assert settings.api_key in details
+    # The fields now show the key and port the app chose, so saving again keeps them.
+    assert page.input_value("[data-field=api_key] input") == settings.api_key
+    page.fill("[data-field=max_tokens] input", "256")
+    page.click("#settings-save")
+    wait_until(page, "() => document.getElementById('settings-message').textContent")
+    again = launcher.settings_file.load()
+    assert again.api_key == settings.api_key and again.max_tokens == 256
+
+
 def test_diagnostics_panel_shows_this_windows_webgpu_and_the_model(browser_page):
     page = browser_page
     page.reload()

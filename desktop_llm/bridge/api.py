@@ -86,7 +86,10 @@ class Bridge:
     paths: AppPaths
     events: EventBus = field(default_factory=EventBus)
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)  # WebGPU, by window kind
-    settings_listeners: list[Callable[[Settings], None]] = field(default_factory=list)
+    # Each is told of new settings and returns what it changed in turn (the local API's port
+    # and key when it starts); the bridge writes that once, and the reply and the event carry
+    # the settings as they finally are.
+    settings_listeners: list[Callable[[Settings], dict[str, Any]]] = field(default_factory=list)
     start_model: str | None = None  # `desktop-llm --model ID`: this launch's model
     history_warning: str | None = None  # the history was damaged and repaired at start
     self_test_report: dict[str, Any] | None = None  # what the page said in `--self-test`
@@ -142,13 +145,16 @@ class Bridge:
             updated = self.settings_file.update(changes)
         except SettingsError as exc:
             raise BridgeError(exc.message, field_name=exc.field) from exc
-        self._settings_changed(updated)
-        return updated.to_dict()
+        return self._settings_changed(updated).to_dict()
 
-    def _settings_changed(self, settings: Settings) -> None:
+    def _settings_changed(self, settings: Settings) -> Settings:
+        follow_ups: dict[str, Any] = {}
         for listener in self.settings_listeners:
-            listener(settings)
-        self.events.publish("settings", self.settings_file.load().to_dict())
+            follow_ups.update(listener(settings))
+        if follow_ups:
+            settings = self.settings_file.update(follow_ups)
+        self.events.publish("settings", settings.to_dict())
+        return settings
 
     def reset_settings(self) -> dict[str, Any]:
         """Every setting back to its default, except the port (it is the page's origin) and
@@ -157,8 +163,7 @@ class Bridge:
         kept = {name: getattr(current, name) for name in {"server_port", *Settings.file_only()}}
         defaults = Settings().with_changes(kept)
         self.settings_file.save(defaults)
-        self._settings_changed(defaults)
-        return self.settings_file.load().to_dict()
+        return self._settings_changed(defaults).to_dict()
 
     def open_folder(self, which: str) -> dict[str, Any]:
         """Show one of the app's own folders in the system's file manager."""

@@ -36,6 +36,13 @@ function input(spec, value) {
   return field;
 }
 
+/** Show `value` in a field made by input(). */
+function show(spec, field, value) {
+  if (spec.type === 'boolean') field.checked = value;
+  else if (spec.type === 'flags') field.value = value.join('\n');
+  else field.value = value;
+}
+
 function read(spec, field) {
   if (spec.type === 'boolean') return field.checked;
   if (spec.type === 'flags') return field.value.split('\n').map((f) => f.trim()).filter(Boolean);
@@ -104,9 +111,12 @@ export class SettingsPanel {
     return line;
   }
 
+  /** Everything changed goes in one request; a value the app refuses is marked at its field
+   *  and left out, and the rest is sent again, so valid changes are kept. */
   async save() {
-    let saved = 0;
-    let refused = 0;
+    this.message.textContent = '';
+    const changes = {};
+    const marks = {};
     for (const spec of this.schema) {
       const label = this.fields.querySelector(`[data-field="${spec.name}"]`);
       const field = label.querySelector('[name]');
@@ -115,16 +125,33 @@ export class SettingsPanel {
       error.textContent = '';
       field.removeAttribute('aria-invalid');
       if (spec.file_only || JSON.stringify(value) === JSON.stringify(this.values[spec.name])) continue;
+      changes[spec.name] = value;
+      marks[spec.name] = { field, error };
+    }
+    const refusedNames = new Set();
+    let saved = 0;
+    while (Object.keys(changes).length) {
       try {
-        this.values = await bridge.updateSettings({ [spec.name]: value });
-        saved += 1;
+        this.values = await bridge.updateSettings(changes);
+        saved = Object.keys(changes).length;
+        break;
       } catch (problem) {
-        refused += 1;
-        error.textContent = `${LABELS[spec.name] || spec.name} ${problem.message}.`;
-        field.setAttribute('aria-invalid', 'true');
+        const name = problem.field in changes ? problem.field : Object.keys(changes)[0];
+        marks[name].error.textContent = `${LABELS[name] || name} ${problem.message}.`;
+        marks[name].field.setAttribute('aria-invalid', 'true');
+        delete changes[name];
+        refusedNames.add(name);
       }
     }
+    // The fields show what is saved now, including what the app chose itself (the local API's
+    // port and key); refused ones keep what the user typed, next to the reason.
+    for (const spec of this.schema) {
+      if (refusedNames.has(spec.name)) continue;
+      const field = this.fields.querySelector(`[data-field="${spec.name}"] [name]`);
+      show(spec, field, this.values[spec.name]);
+    }
     this.fields.querySelector('#api-details')?.replaceWith(this.apiLine(this.values));
+    const refused = refusedNames.size;
     this.message.textContent = refused
       ? `${refused} setting${refused > 1 ? 's were' : ' was'} not saved; see the messages above.`
       : saved ? 'Saved. Window and port changes apply at the next start.' : 'Nothing changed.';
