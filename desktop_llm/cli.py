@@ -112,7 +112,9 @@ def _doctor(paths: AppPaths, as_json: bool, probe: bool) -> int:
 
     facts = doctor.collect(paths)
     if probe:
-        doctor.probe_windows(paths, facts)
+        from desktop_llm.probe import probe_windows
+
+        probe_windows(paths, facts)
     found = doctor.problems(facts)
     if as_json:
         print(json.dumps({"facts": facts, "problems": found}, indent=2))

@@ -1,33 +1,28 @@
 """What this machine can run, and for each problem the fix in one sentence.
 
 `desktop-llm doctor` and the app's Diagnostics panel show the same facts. The CLI also opens the
-two windows the app can use, hidden, on a probe page that reports their WebGPU: the browser host
-(headless) and the webview (a hidden pywebview window).
+two windows the app can use, hidden, on a probe page that reports their WebGPU (probe.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import platform
-import secrets
 import shutil
-import subprocess
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from desktop_llm import __version__
 from desktop_llm.constants import BROWSER_CANDIDATES
-from desktop_llm.hosts.browser import browser_flags, find_browser, launch_page, write_private
+from desktop_llm.hosts.browser import find_browser
 from desktop_llm.hosts.webview import webview_available
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
 from desktop_llm.settings import SettingsFile
 
 LOW_DISK = 2 * 1024**3
-PROBE_TIMEOUT = 45.0
 
 
 def collect(paths: AppPaths) -> dict[str, Any]:
@@ -44,7 +39,7 @@ def collect(paths: AppPaths) -> dict[str, Any]:
         "webview": _webview_facts(),
         "browsers": _browsers(settings.browser),
         "disk": _disk(paths.data),
-        "models": _models(ModelStore(paths.models)),
+        "models": models_report(ModelStore(paths.models)),
         "linked_model_folders": ModelStore(paths.models).linked_folders(),
         "folders": {"data": str(paths.data), "logs": str(paths.logs), "config": str(paths.config)},
         "webgpu": {},
@@ -101,76 +96,7 @@ def problems(facts: dict[str, Any]) -> list[dict[str, str]]:
     return found
 
 
-def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
-    """Open the browser host (headless) and the webview (hidden) on the probe page."""
-    from desktop_llm.launcher import Launcher
-
-    launcher = Launcher(paths, host_choice="browser")
-    launcher.settings = launcher.settings_file.load()
-    server = launcher.start_server(port=0)
-    try:
-        browser = facts["browsers"]["chosen"]
-        if browser:
-            facts["webgpu"]["browser"] = _probe(
-                launcher,
-                "browser",
-                [
-                    browser,
-                    "--headless=new",
-                    *browser_flags(paths.cache / "doctor-profile", launcher.settings.browser_flags),
-                    # Never the launch URL itself on a command line (see hosts/browser.py).
-                    launch_page(
-                        paths.cache / "doctor-launch", server.launch_url("probe-browser")
-                    ).as_uri(),
-                ],
-            )
-        if facts["webview"]["available"]:
-            facts["webgpu"]["webview"] = _probe(
-                launcher,
-                "webview",
-                [
-                    *app_command(),
-                    "--probe-window",
-                    str(
-                        write_private(
-                            paths.cache / "doctor-launch",
-                            f"probe-{secrets.token_hex(8)}.url",
-                            server.launch_url("probe-webview"),
-                        )
-                    ),
-                    str(paths.cache / "doctor-webview"),
-                ],
-            )
-    finally:
-        server.stop()
-    facts["models"] = _models(ModelStore(paths.models))  # the server provisioned the embedded one
-
-
-def app_command() -> list[str]:
-    """How to start this app again: the bundle's own executable once frozen by PyInstaller."""
-    return (
-        [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "desktop_llm"]
-    )
-
-
 _NO_WEBGPU = {"no-webgpu": "this window has no WebGPU", "no-adapter": "WebGPU found no adapter"}
-
-
-def _probe(launcher, host: str, command: list[str]) -> dict[str, Any]:
-    bridge = launcher.bridge
-    bridge.probes.pop(host, None)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + PROBE_TIMEOUT
-    try:
-        while host not in bridge.probes:
-            if process.poll() is not None or time.monotonic() > deadline:
-                return {"available": None, "error": f"the {host} window did not report"}
-            time.sleep(0.1)
-        return bridge.probes[host]
-    finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(10)
 
 
 def _webview_facts() -> dict[str, Any]:
@@ -205,7 +131,7 @@ def _disk(folder: Path) -> dict[str, Any]:
     return {"folder": str(folder), "free_bytes": usage.free, "total_bytes": usage.total}
 
 
-def _models(store: ModelStore) -> list[dict[str, Any]]:
+def models_report(store: ModelStore) -> list[dict[str, Any]]:
     models = []
     for entry in store.list():
         verified: bool | None = None

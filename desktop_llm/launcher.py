@@ -10,13 +10,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from desktop_llm.api.server import create_api_app
 from desktop_llm.bridge.api import Bridge
 from desktop_llm.constants import UI_DIST_DIR
 from desktop_llm.history import HistoryError, open_history
 from desktop_llm.hosts.base import Host
 from desktop_llm.hosts.browser import BrowserHost, find_browser
 from desktop_llm.hosts.webview import WebviewHost, webview_available
+from desktop_llm.local_api.server import create_api_app
 from desktop_llm.models.embedded import provision_embedded
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from desktop_llm import __version__
-from desktop_llm.api.relay import EngineRelay
-from desktop_llm.bridge.events import EventBus
 from desktop_llm.constants import APP_NAME, EMBEDDED_MODEL_ID
 from desktop_llm.documents import DocumentError, extract_bytes, extract_file
+from desktop_llm.events import EventBus
 from desktop_llm.history import HistoryError, HistoryStore
+from desktop_llm.local_api.relay import EngineRelay
 from desktop_llm.models import catalog
 from desktop_llm.models.importer import ModelImportError, import_path
 from desktop_llm.models.store import DownloadBusy, ModelStore, storage_error

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from desktop_llm.api.relay import EngineRelay, Job, RelayBusy, WindowClosed
+from desktop_llm.local_api.relay import EngineRelay, Job, RelayBusy, WindowClosed
 from desktop_llm.models.store import ModelStore
 from desktop_llm.server.security import read_limited
 

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from desktop_llm.bridge.events import EventBus
+from desktop_llm.events import EventBus
 
 MAX_WAITING = 4
 PAGE_TIMEOUT = 30.0  # seconds the page may take to start answering
