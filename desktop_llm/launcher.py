@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from desktop_llm.bridge.api import Bridge
+from desktop_llm.bridge import Bridge
 from desktop_llm.constants import UI_DIST_DIR
 from desktop_llm.history import HistoryError, open_history
 from desktop_llm.hosts.base import Host

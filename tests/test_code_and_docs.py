@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -53,3 +54,16 @@ def test_every_cli_command_is_documented_in_the_readme():
     ]
     missing = [c for c in commands if c not in README]
     assert not missing, f"README does not mention: {missing}"
+
+
+def test_the_page_and_python_name_the_same_bridge_routes():
+    """ui/src/bridge.js calls exactly the routes the bridge's modules declare (bridge/*.py)."""
+    from desktop_llm.bridge import bridge_routes
+
+    script = (ROOT / "ui/src/bridge.js").read_text(encoding="utf-8")
+    called = {
+        (method, path.split("?")[0])
+        for method, path in re.findall(r"call\('(GET|POST)', [`']([^`'$?]+)", script)
+    }
+    declared = {(route.method, route.path) for route in bridge_routes()}
+    assert called == declared

@@ -159,6 +159,8 @@ def test_diagnostics_panel_shows_this_windows_webgpu_and_the_model(browser_page)
     wait_ready(page)
     page.click("#open-diagnostics")
     page.locator("#diagnostics-body table").wait_for()
+    # This window's WebGPU line comes in when its probe has answered.
+    wait_until(page, "() => document.getElementById('diagnostics-body').innerText.includes('f16')")
     text = page.inner_text("#diagnostics-body")
     assert "swiftshader" in text and "shader-f16 no" in text
     assert "smollm2-135m-instruct-q4_1" in text and "verified" in text

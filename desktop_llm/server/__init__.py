@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import uvicorn
 
-from desktop_llm.bridge.api import Bridge
+from desktop_llm.bridge import Bridge
 from desktop_llm.constants import LAUNCH_PARAM, LOOPBACK
 from desktop_llm.server.app import create_app
 from desktop_llm.server.security import Session

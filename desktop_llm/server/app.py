@@ -3,7 +3,7 @@
 /                                   the UI (after the launch-code handshake, security.py)
 /assets/...                         the built UI's scripts, styles and wasm
 /models/<id>/resolve/main/<file>    model files from the store: Range, ETag, never cached
-/api/<name>                         one route per bridge function (bridge/api.py)
+/api/<name>                         one route per bridge function (bridge/*.py, ROUTES)
 /api/events                         server-sent events
 """
 
@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from desktop_llm.bridge.api import Bridge, BridgeError
+from desktop_llm.bridge import Bridge, BridgeError, bridge_routes
 from desktop_llm.constants import LAUNCH_PARAM, SESSION_COOKIE
 from desktop_llm.documents.extract import DocumentError, check_size
 from desktop_llm.safe_path import UnsafePath
@@ -100,36 +100,11 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         Route("/", index),
         Route("/models/{model_id}/resolve/main/{path:path}", model_file, methods=["GET", "HEAD"]),
         Route("/api/events", events),
-        _bridge_route("/api/info", bridge.info),
-        _bridge_route("/api/settings", bridge.get_settings),
-        _bridge_route("/api/settings", bridge.update_settings, body_as="changes"),
-        _bridge_route("/api/settings/reset", bridge.reset_settings, body_as=None),
-        _bridge_route("/api/open-folder", bridge.open_folder, body_as=None),
-        _bridge_route("/api/models", bridge.list_models),
-        _bridge_route("/api/models/catalog", bridge.model_catalog),
-        _bridge_route("/api/models/download", bridge.download_model, body_as=None),
-        _bridge_route("/api/models/cancel", bridge.cancel_download, body_as=None),
-        _bridge_route("/api/models/delete", bridge.delete_model, body_as=None),
-        _bridge_route("/api/models/verify", bridge.verify_model, body_as=None),
-        _bridge_route("/api/models/import", bridge.import_model, body_as=None),
-        _bridge_route("/api/models/import-dropped", bridge.import_dropped_model, body_as=None),
-        _bridge_route("/api/doctor", bridge.doctor),
-        _bridge_route("/api/probe", bridge.probe_result, body_as=None),
-        _bridge_route("/api/llm/feed", bridge.llm_feed, body_as=None),
-        _bridge_route("/api/self-test", bridge.self_test_result, body_as=None),
-        _bridge_route("/api/host", bridge.switch_host, body_as=None),
-        _bridge_route("/api/open-external", bridge.open_external, body_as=None),
-        _bridge_route("/api/documents/open", bridge.open_documents, body_as=None),
-        _bridge_route("/api/documents/dropped", bridge.dropped_documents, body_as=None),
-        Route("/api/documents/upload", upload_document, methods=["POST"]),
-        _bridge_route("/api/save-text", bridge.save_text, body_as=None),
-        _bridge_route("/api/history", bridge.history_list, query=True),
-        _bridge_route("/api/history/get", bridge.history_get, query=True),
-        _bridge_route("/api/history/create", bridge.history_create, body_as=None),
-        _bridge_route("/api/history/add", bridge.history_add, body_as=None),
-        _bridge_route("/api/history/rename", bridge.history_rename, body_as=None),
-        _bridge_route("/api/history/delete", bridge.history_delete, body_as=None),
-        _bridge_route("/api/history/export", bridge.history_export, query=True),
+        Route("/api/documents/upload", upload_document, methods=["POST"]),  # raw bytes
+        *(
+            _bridge_route(f"/api/{r.path}", getattr(bridge, r.function), r.body_as, r.query)
+            for r in bridge_routes()
+        ),
         Mount("/assets", StaticFiles(directory=ui_dir / "assets", check_dir=False)),
     ]
     app = Starlette(routes=routes)

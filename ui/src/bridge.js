@@ -1,4 +1,4 @@
-// The page's side of the bridge: one function per Python route (desktop_llm/bridge/api.py).
+// The page's side of the bridge: one function per Python route (desktop_llm/bridge/*.py, ROUTES).
 // The session cookie travels by itself; the header proves the request comes from this page.
 
 export class BridgeError extends Error {
