@@ -103,10 +103,11 @@ _described(_boolean, type="boolean")
 _described(_port, type="integer", min=0, max=65535, readonly=True)
 
 
-def _setting(default: Any, check: Check, doc: str, file_only: bool = False) -> Any:
-    """file_only: names a program or its command line, so the page may not change it (only the
-    settings file and the command line can); the panel shows it read-only."""
-    metadata = {"check": check, "doc": doc, "file_only": file_only}
+def _setting(default: Any, check: Check, label: str, doc: str, file_only: bool = False) -> Any:
+    """label: the field's name in the settings panel; doc: the line under it. file_only: names a
+    program or its command line, so the page may not change it (only the settings file and the
+    command line can); the panel shows it read-only."""
+    metadata = {"check": check, "label": label, "doc": doc, "file_only": file_only}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -114,42 +115,75 @@ def _setting(default: Any, check: Check, doc: str, file_only: bool = False) -> A
 
 @dataclass(frozen=True)
 class Settings:
-    model: str = _setting(EMBEDDED_MODEL_ID, _text(200), "The model the app loads at start.")
+    model: str = _setting(
+        EMBEDDED_MODEL_ID, _text(200), "Model at start", "The model the app loads at start."
+    )
     host: str = _setting(
-        "auto", _choice("auto", "webview", "browser"), "Which window shows the app."
+        "auto", _choice("auto", "webview", "browser"), "Window", "Which window shows the app."
     )
     browser: str = _setting(
         "",
         _text(1000),
+        "Browser for GPU models",
         "Browser for the browser host: a name or a path; empty finds one.",
         file_only=True,
     )
     browser_flags: list[str] = _setting(
-        [], _flags, "Extra command-line flags for the browser host.", file_only=True
+        [],
+        _flags,
+        "Browser flags (one per line)",
+        "Extra command-line flags for the browser host.",
+        file_only=True,
     )
-    server_port: int = _setting(0, _port, "Port of the local server; chosen on first launch.")
-    temperature: float = _setting(0.7, _number(0, 2), "Sampling temperature; 0 is greedy.")
-    top_p: float = _setting(0.95, _number(0.01, 1), "Nucleus sampling.")
-    max_tokens: int = _setting(512, _number(1, 32768, integer=True), "Longest answer, in tokens.")
+    server_port: int = _setting(
+        0, _port, "Local server port", "Port of the local server; chosen on first launch."
+    )
+    temperature: float = _setting(
+        0.7, _number(0, 2), "Temperature", "Sampling temperature; 0 is greedy."
+    )
+    top_p: float = _setting(0.95, _number(0.01, 1), "Top-p", "Nucleus sampling.")
+    max_tokens: int = _setting(
+        512,
+        _number(1, 32768, integer=True),
+        "Longest answer (tokens)",
+        "Longest answer, in tokens.",
+    )
     context_size: int = _setting(
-        2048, _number(256, 131072, integer=True), "Context window of CPU models, in tokens."
+        2048,
+        _number(256, 131072, integer=True),
+        "Context window (tokens)",
+        "Context window of CPU models, in tokens.",
     )
-    threads: int = _setting(0, _number(0, 256, integer=True), "CPU engine threads; 0 is all.")
+    threads: int = _setting(
+        0, _number(0, 256, integer=True), "CPU threads (0: all)", "CPU engine threads; 0 is all."
+    )
     system_prompt: str = _setting(
         "You are a helpful assistant.",
         _text(20000, long=True),
+        "System prompt",
         "Instructions given before every chat.",
     )
-    theme: str = _setting("system", _choice("system", "light", "dark"), "Colour theme.")
+    theme: str = _setting("system", _choice("system", "light", "dark"), "Theme", "Colour theme.")
     api_enabled: bool = _setting(
-        False, _boolean, "Let other programs use the model through an OpenAI-compatible API."
+        False,
+        _boolean,
+        "Local API (OpenAI-compatible)",
+        "Let other programs use the model through an OpenAI-compatible API.",
     )
-    api_port: int = _setting(0, _port, "Port of the local API; chosen when it is first enabled.")
+    api_port: int = _setting(
+        0, _port, "Local API port", "Port of the local API; chosen when it is first enabled."
+    )
     api_key: str = _setting(
-        "", _api_key, "The key programs must send (16 characters or more); made when enabled."
+        "",
+        _api_key,
+        "Local API key",
+        "The key programs must send (16 characters or more); made when enabled.",
     )
     log_content: bool = _setting(
-        False, _boolean, "Write prompts and document text to the log (off: only their sizes)."
+        False,
+        _boolean,
+        "Log prompts and documents",
+        "Write prompts and document text to the log (off: only their sizes).",
     )
 
     def validate(self) -> None:
@@ -179,6 +213,7 @@ class Settings:
             spec = {
                 "name": f.name,
                 "default": getattr(defaults, f.name),
+                "label": f.metadata["label"],
                 "doc": f.metadata["doc"],
                 **f.metadata["check"].spec,
             }
@@ -191,6 +226,36 @@ class Settings:
     def file_only(cls) -> set[str]:
         """The settings the page may not change (see _setting)."""
         return {f.name for f in fields(cls) if f.metadata["file_only"]}
+
+
+def reference_markdown() -> str:
+    """docs/settings.md, made from the schema (scripts/write_settings_doc.py writes it; a test
+    keeps it current)."""
+    lines = [
+        "# Settings",
+        "",
+        "Made from the schema in `desktop_llm/settings.py` by `scripts/write_settings_doc.py`;",
+        "do not edit by hand. The panel shows the label; `settings.json` uses the name.",
+        "",
+        "| name | label in the panel | default | allowed | what it does |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for spec in Settings.describe():
+        allowed = {
+            "choice": " / ".join(f"`{c}`" for c in spec.get("choices", [])),
+            "boolean": "`true` / `false`",
+            "flags": "a list of flags",
+        }.get(spec["type"])
+        if allowed is None and "min" in spec:
+            allowed = f"{spec['min']} to {spec['max']}"
+        if allowed is None:
+            allowed = f"text, up to {spec['max_length']:,} characters"
+        doc = spec["doc"] + (
+            " Only in the file, never from the window." if spec.get("file_only") else ""
+        )
+        default = json.dumps(spec["default"])
+        lines.append(f"| `{spec['name']}` | {spec['label']} | `{default}` | {allowed} | {doc} |")
+    return "\n".join(lines) + "\n"
 
 
 class SettingsFile:

@@ -2,15 +2,6 @@
 // validated by Python, and a refused value shows its reason next to its field.
 import { bridge } from './bridge.js';
 
-const LABELS = {
-  model: 'Model at start', host: 'Window', browser: 'Browser for GPU models',
-  browser_flags: 'Browser flags (one per line)', server_port: 'Local server port',
-  temperature: 'Temperature', top_p: 'Top-p', max_tokens: 'Longest answer (tokens)',
-  context_size: 'Context window (tokens)', threads: 'CPU threads (0: all)',
-  system_prompt: 'System prompt', theme: 'Theme', log_content: 'Log prompts and documents',
-  api_enabled: 'Local API (OpenAI-compatible)', api_port: 'Local API port', api_key: 'Local API key',
-};
-
 function input(spec, value) {
   let field;
   if (spec.type === 'choice') {
@@ -75,7 +66,7 @@ export class SettingsPanel {
       const label = document.createElement('label');
       label.dataset.field = spec.name;
       const title = document.createElement('span');
-      title.textContent = LABELS[spec.name] || spec.name;
+      title.textContent = spec.label;
       const doc = document.createElement('span');
       doc.className = 'doc';
       doc.textContent = spec.file_only
@@ -137,7 +128,7 @@ export class SettingsPanel {
         break;
       } catch (problem) {
         const name = problem.field in changes ? problem.field : Object.keys(changes)[0];
-        marks[name].error.textContent = `${LABELS[name] || name} ${problem.message}.`;
+        marks[name].error.textContent = `${this.schema.find((spec) => spec.name === name).label} ${problem.message}.`;
         marks[name].field.setAttribute('aria-invalid', 'true');
         delete changes[name];
         refusedNames.add(name);
