@@ -65,10 +65,10 @@ def test_history_keeps_searches_renames_exports_and_deletes(launcher, browser_pa
     assert [c["title"] for c in launcher.bridge.history.list()] == ["Birds of the south"]
 
 
-def test_a_summary_is_kept_with_the_documents_name(launcher, browser_page):
+def test_a_summary_is_kept_with_the_documents_name_and_its_own_sampling(launcher, browser_page):
     from tests.support.documents import DROP_TEXT, STORY, wait_summary
 
-    set_greedy(launcher, max_tokens=8)
+    launcher.settings_file.update({"temperature": 0.9, "top_p": 0.8, "max_tokens": 8})
     page = browser_page
     page.reload()
     wait_ready(page)
@@ -80,7 +80,10 @@ def test_a_summary_is_kept_with_the_documents_name(launcher, browser_page):
     (kept,) = launcher.bridge.history.list()
     assert kept["kind"] == "summary" and kept["title"] == "Summary of Dropped text"
     assert kept["document_name"] == "Dropped text"
-    messages = launcher.bridge.history.get(kept["id"], with_messages=True)["messages"]
+    # What the summary was written with (greedy), not the chat's settings.
+    record = launcher.bridge.history.get(kept["id"], with_messages=True)
+    assert record["settings"]["temperature"] == 0 and record["settings"]["top_p"] == 1
+    messages = record["messages"]
     assert messages[-1]["content"] == summary.strip() or summary.strip() in messages[-1]["content"]
 
 

@@ -10,6 +10,7 @@ from desktop_llm.bridge.base import BridgeError, BridgeRoute, BridgeState
 from desktop_llm.history import HistoryError
 
 log = logging.getLogger(__name__)
+SAMPLING = ("temperature", "top_p", "max_tokens")
 
 
 class HistoryBridge(BridgeState):
@@ -28,9 +29,22 @@ class HistoryBridge(BridgeState):
         kind: str = "chat",
         model: str | None = None,
         document_name: str | None = None,
+        sampling: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """`sampling`: the options the page's answers use (a summary's are its own); without
+        it, the settings' temperature, top_p and max_tokens."""
         settings = self.settings_file.load()
-        used = {k: getattr(settings, k) for k in ("temperature", "top_p", "max_tokens")}
+        used = {k: getattr(settings, k) for k in SAMPLING}
+        if sampling is not None:
+            if not isinstance(sampling, dict) or not all(
+                k in SAMPLING and isinstance(v, int | float) and not isinstance(v, bool)
+                for k, v in sampling.items()
+            ):
+                raise BridgeError(
+                    "sampling must map temperature, top_p and max_tokens to numbers",
+                    field_name="sampling",
+                )
+            used.update(sampling)
         with _history_errors():
             return self.history.create(title, kind, model, used, document_name)
 

@@ -19,11 +19,11 @@ export class HistorySidebar {
   }
 
   /** Keep a message of the conversation on screen, creating the conversation first if new. */
-  record(role, content, { title, kind = 'chat', model, documentName } = {}) {
+  record(role, content, { title, kind = 'chat', model, documentName, sampling } = {}) {
     this.pending = this.pending.then(async () => {
       if (this.current === null) {
         const created = await bridge.history.create({
-          title: title || content.slice(0, 80), kind, model, document_name: documentName,
+          title: title || content.slice(0, 80), kind, model, document_name: documentName, sampling,
         });
         this.current = created.id;
       }

@@ -1,6 +1,7 @@
 // The app's page: picks and loads a model, runs the chat, shows what is going on.
 import { bridge } from './bridge.js';
 import { Chat } from './chat.js';
+import { Conversation, SUMMARY_SAMPLING } from './conversation.js';
 import { createEngine } from './engines/index.js';
 import { explainLoadError } from './engines/errors.js';
 import { gpuFit, probeWebGPU } from './gpu.js';
@@ -44,7 +45,7 @@ const history = new HistorySidebar({
   },
   beforeSwitch: () => chat.settle(),
 });
-let nextRecord = {}; // how the next new conversation is titled and described
+const conversation = new Conversation();
 
 // One user of the engine at a time: the chat, a summary, or a request from the local API.
 let engineQueue = Promise.resolve();
@@ -65,7 +66,7 @@ const localApi = new LocalApiWorker({
   },
 });
 const chat = new Chat(ui.messages, ui.empty, (role, content) => {
-  history.record(role, content, { model: state.model?.id, ...nextRecord });
+  history.record(role, content, conversation.record(state.model?.id, state.settings));
 });
 
 function setEngineState(name, text) {
@@ -109,7 +110,9 @@ async function summarizeCurrent() {
     + `${options.language ? `, in ${options.language}` : ''}${options.instruction ? `. ${options.instruction}` : ''}`;
   await history.startNew(); // a summary is a conversation of its own; questions follow in it
   chat.clear();
-  nextRecord = { title: `Summary of ${doc.name}`, kind: 'summary', documentName: doc.name };
+  conversation.begin({
+    kind: 'summary', title: `Summary of ${doc.name}`, documentName: doc.name, sampling: SUMMARY_SAMPLING,
+  });
   const save = async (text, button) => {
     try {
       const saved = await saveMarkdown(doc.name, `# Summary of ${doc.name}\n\n${text}\n`);
@@ -124,7 +127,6 @@ async function summarizeCurrent() {
       doc, options, state.engine, { signal, onFinalPiece, onProgress }), save);
     await state.engine.reset();
   });
-  nextRecord = {};
   setBusy(false);
 }
 
@@ -307,7 +309,7 @@ const modelsPanel = new ModelsPanel(ui.modelsDialog, {
   },
   onUse: (id) => {
     ui.select.value = id;
-    ui.select.dispatchEvent(new Event('change'));
+    switchModel(id);
   },
 });
 ui.openModels.addEventListener('click', () => modelsPanel.open());
@@ -319,19 +321,21 @@ ui.sidebarNew.addEventListener('click', () => ui.newChat.click());
 ui.newChat.addEventListener('click', async () => {
   if (chat.busy) await chat.settle(); // an answer being written is stopped and kept where asked
   chat.clear();
+  conversation.begin();
   const switched = history.startNew(); // at once: a question sent now waits for it
   ui.stats.textContent = '';
   await switched;
   await state.engine?.reset();
   ui.prompt.focus();
 });
-ui.select.addEventListener('change', async () => {
-  const model = state.models.find((m) => m.id === ui.select.value);
+async function switchModel(id) {
+  const model = state.models.find((m) => m.id === id);
   if (!model || model.id === state.model?.id) return;
   chat.stop();
   await loadModel(model);
   if (state.engine) bridge.updateSettings({ model: model.id }).catch(() => {});
-});
+}
+ui.select.addEventListener('change', () => switchModel(ui.select.value));
 // Links in answers open in the system browser, never inside the app's window.
 ui.messages.addEventListener('click', (event) => {
   const link = event.target.closest('a[href]');

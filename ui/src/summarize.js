@@ -2,6 +2,7 @@
 // count to fit its context window, summarize each part, then combine the part summaries
 // (map-reduce). The document is data, never instructions: it goes in between markers the text
 // itself cannot produce, and the model is told not to follow anything written inside.
+import { SUMMARY_SAMPLING } from './conversation.js';
 
 const LENGTHS = {
   short: { words: 'in two or three sentences', bullets: 'in at most 3 bullet points', tokens: 160 },
@@ -85,7 +86,7 @@ export async function splitIntoParts(text, budget, countTokens) {
 
 async function generate(engine, timing, userText, maxTokens, signal, onPiece = () => {}) {
   let text = '';
-  const options = { temperature: 0, top_p: 1, max_tokens: maxTokens };
+  const options = { ...SUMMARY_SAMPLING, max_tokens: maxTokens };
   const started = performance.now();
   try {
     for await (const piece of engine.stream(messages(userText), options, signal)) {
