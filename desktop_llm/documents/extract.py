@@ -17,7 +17,6 @@ MAX_PAGES = 2000
 MAX_SECONDS = 60.0
 MAX_CHARS = 3_000_000  # about half a million words
 
-_HTML_BLOCKS = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "td", "blockquote"]
 _PREFERRED_LEGACY = ("cp1252", "latin_1", "iso8859_15")
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 

@@ -28,26 +28,6 @@ from desktop_llm.models.store import ModelStore
 from desktop_llm.server.security import read_limited
 
 MAX_BODY = 4 * 1024 * 1024
-HARMLESS = {
-    "model",
-    "messages",
-    "stream",
-    "stream_options",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "seed",
-    "user",
-    "n",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "metadata",
-    "store",
-    "parallel_tool_calls",
-}
 REFUSED = {
     "tools": "Tools (function calling) are not supported by the local engine.",
     "functions": "Function calling is not supported by the local engine.",
