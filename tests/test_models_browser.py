@@ -32,10 +32,16 @@ def test_model_list_marks_what_fits_and_proposes_the_closest(browser_page, launc
     assert row(page, F16_ID).get_attribute("data-fit") == "no"
     fit = row(page, F16_ID).locator(".fit").inner_text()
     assert "shader-f16" in fit and "q4f32" in fit
-    assert row(page, F32_ID).get_attribute("data-fit") == "yes"
+    # It runs, but SwiftShader is a software GPU: the list says so and points to CPU models.
+    assert row(page, F32_ID).get_attribute("data-fit") == "slow"
+    slow = row(page, F32_ID).locator(".fit").inner_text()
+    assert "software" in slow and "CPU model" in slow
     row(page, F16_ID).locator(".fit button").click()
     assert "highlight" in row(page, F32_ID).get_attribute("class")
     assert row(page, CPU_ID).get_attribute("data-fit") == "yes"
+    # What runs here comes first, what cannot run here last.
+    order = page.eval_on_selector_all("#models-available li", "rows => rows.map(r => r.dataset.fit)")
+    assert order == sorted(order, key=["yes", "slow", "no"].index)
     facts = row(page, CPU_ID).locator(".facts").inner_text()
     assert "download" in facts and "memory" in facts and "Apache-2.0" in facts
     installed = page.locator("#models-installed li").all_inner_texts()

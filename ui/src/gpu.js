@@ -28,9 +28,17 @@ export async function probeWebGPU() {
 
 const MB = 1024 * 1024;
 
+/** Chromium's software WebGPU (SwiftShader), the only adapter on a machine without a GPU. */
+export function isSoftwareAdapter(report) {
+  if (!report.available) return false;
+  const names = `${report.vendor} ${report.architecture} ${report.description}`.toLowerCase();
+  return report.isFallbackAdapter || names.includes('swiftshader');
+}
+
 /**
- * Can this GPU run this WebLLM model record? Returns {ok} or {ok: false, reason, fix}.
- * context: {host, browser} from the app, to say what the user can do instead.
+ * Can this GPU run this WebLLM model record? Returns {ok}, {ok: true, slow: true, reason, fix}
+ * (it runs, on a software GPU only), or {ok: false, reason, fix}.
+ * context: {host, browser, os} from the app, to say what the user can do instead.
  */
 export function gpuFit(report, record, context = {}) {
   const elsewhere = context.host === 'webview' && context.browser
@@ -38,6 +46,10 @@ export function gpuFit(report, record, context = {}) {
     : 'Choose a CPU model (GGUF), or use a browser with WebGPU such as Chrome or Edge.';
   if (!report.available && report.problem === 'no-webgpu') {
     return { ok: false, reason: 'This window has no WebGPU, so it cannot run GPU models.', fix: elsewhere };
+  }
+  if (!report.available && context.host === 'webview' && context.os === 'Linux') {
+    // Qt's webview on Linux is built without WebGPU's GPU side: no driver update can help.
+    return { ok: false, reason: 'This window cannot use the graphics card (Qt\'s webview has no WebGPU adapter on Linux).', fix: elsewhere };
   }
   if (!report.available) {
     return {
@@ -65,6 +77,14 @@ export function gpuFit(report, record, context = {}) {
       ok: false,
       reason: `This model needs GPU buffers of ${Math.ceil(needed / MB)} MB; this GPU allows ${Math.floor(allowed / MB)} MB.`,
       fix: 'Choose a smaller model.',
+    };
+  }
+  if (isSoftwareAdapter(report)) {
+    return {
+      ok: true,
+      slow: true,
+      reason: 'The only GPU here is a software one (SwiftShader, on the processor): this would be very slow.',
+      fix: 'Pick a CPU model.',
     };
   }
   return { ok: true };

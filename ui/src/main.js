@@ -161,12 +161,10 @@ function applyTheme(theme) {
 }
 
 async function loadModel(model) {
-  if (model.engine === 'webllm') {
-    const fit = gpuFit(state.gpu, model.webllm || {}, state.info);
-    if (!fit.ok) {
-      setEngineState('unavailable', `${fit.reason} ${fit.fix}`);
-      return;
-    }
+  const fit = model.engine === 'webllm' ? gpuFit(state.gpu, model.webllm || {}, state.info) : { ok: true };
+  if (!fit.ok) {
+    setEngineState('unavailable', `${fit.reason} ${fit.fix}`);
+    return;
   }
   await state.engine?.unload().catch(() => {});
   state.engine = null;
@@ -190,7 +188,8 @@ async function loadModel(model) {
   }
   state.engine = engine;
   const { engine: kind, threads } = engine.describe();
-  setEngineState('ready', `${model.name} · ${kind}${threads ? ` · ${threads} threads` : ''}`);
+  const slow = fit.slow ? ' · software GPU only: very slow here' : '';
+  setEngineState('ready', `${model.name} · ${kind}${threads ? ` · ${threads} threads` : ''}${slow}`);
   ui.prompt.focus();
 }
 
@@ -241,7 +240,8 @@ function fillModelPicker() {
     const option = document.createElement('option');
     option.value = model.id;
     const fit = model.engine === 'webllm' ? gpuFit(state.gpu, model.webllm || {}, state.info) : { ok: true };
-    option.textContent = `${model.name}${model.engine === 'webllm' ? ' (GPU)' : ' (CPU)'}${fit.ok ? '' : ' (cannot run here)'}`;
+    const note = !fit.ok ? ' (cannot run here)' : fit.slow ? ' (very slow here: software GPU)' : '';
+    option.textContent = `${model.name}${model.engine === 'webllm' ? ' (GPU)' : ' (CPU)'}${note}`;
     return option;
   }));
 }

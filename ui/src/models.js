@@ -145,8 +145,12 @@ export class ModelsPanel {
     this.$('models-disk').textContent =
       `Models use ${formatBytes(disk.total)} in ${disk.folder} · ${formatBytes(disk.free)} free on that disk.`;
     this.$('models-installed').replaceChildren(...models.map((model) => this.installedRow(model, disk)));
-    this.$('models-available').replaceChildren(...available.filter((e) => !e.installed)
-      .map((entry) => this.availableRow(entry, modelFit(entry, available, gpu, info, memoryTotal))));
+    // What runs here first, then what runs slowly, then what cannot run here.
+    const rank = (fit) => (!fit.ok ? 2 : fit.slow ? 1 : 0);
+    const rows = available.filter((e) => !e.installed)
+      .map((entry) => ({ entry, fit: modelFit(entry, available, gpu, info, memoryTotal) }))
+      .sort((a, b) => rank(a.fit) - rank(b.fit));
+    this.$('models-available').replaceChildren(...rows.map(({ entry, fit }) => this.availableRow(entry, fit)));
   }
 
   installedRow(model, disk) {
@@ -187,7 +191,7 @@ export class ModelsPanel {
   availableRow(entry, fit) {
     const row = element('li', 'model-row');
     row.dataset.id = entry.id;
-    row.dataset.fit = fit.ok ? 'yes' : 'no';
+    row.dataset.fit = !fit.ok ? 'no' : fit.slow ? 'slow' : 'yes';
     const title = element('strong', '', entry.name);
     title.append(element('span', 'badge', entry.engine === 'webllm' ? 'GPU' : 'CPU'));
     const actions = element('span', 'actions');
@@ -218,7 +222,8 @@ export class ModelsPanel {
     row.append(title, actions, element('span', 'facts',
       `about ${formatBytes(entry.download_size)} download · needs about ${formatBytes(entry.memory_mb * 2 ** 20)} of memory`
       + ` · context ${entry.context_window.toLocaleString()} tokens · ${entry.license}`));
-    const fitLine = element('span', `fit ${fit.ok ? 'yes' : 'no'}`, fit.ok ? 'Runs on this computer.' : `Cannot run here: ${fit.reason} ${fit.fix}`);
+    const fitLine = element('span', `fit ${row.dataset.fit}`, !fit.ok ? `Cannot run here: ${fit.reason} ${fit.fix}`
+      : fit.slow ? `Runs here, but slowly: ${fit.reason} ${fit.fix}` : 'Runs on this computer.');
     if (!fit.ok && fit.suggest) {
       const target = this.data.available.find((e) => e.id === fit.suggest);
       if (target) {

@@ -41,3 +41,20 @@ test('gpuFit says a window without WebGPU cannot run GPU models, and what to do'
   assert.match(fit.reason, /no WebGPU/);
   assert.match(fit.fix, /browser/);
 });
+
+test('gpuFit runs a model on a software adapter but says it is slow and what to pick', () => {
+  const fit = gpuFit({ ...swiftshader, vendor: 'google', architecture: 'swiftshader', description: '' }, {});
+  assert.equal(fit.ok, true);
+  assert.equal(fit.slow, true);
+  assert.match(fit.reason, /software/);
+  assert.match(fit.fix, /CPU model/);
+  const hardware = { ...swiftshader, isFallbackAdapter: false, vendor: 'nvidia', architecture: 'ampere', description: '' };
+  assert.deepEqual(gpuFit(hardware, {}), { ok: true });
+});
+
+test('gpuFit blames the window, not the driver, for Qt\'s webview on Linux', () => {
+  const fit = gpuFit({ available: false, problem: 'no-adapter' }, {}, { host: 'webview', os: 'Linux', browser: 'chromium' });
+  assert.equal(fit.ok, false);
+  assert.doesNotMatch(`${fit.reason} ${fit.fix}`, /driver/);
+  assert.match(fit.fix, /browser/);
+});
