@@ -31,9 +31,11 @@ export function describeTransfer(progress) {
  * the id of the closest model that fits.
  */
 export function modelFit(entry, all, gpu, info, memoryTotal) {
+  let gpuResult = { ok: true };
   if (entry.engine === 'webllm') {
     const record = { required_features: entry.required_features, buffer_size_required_bytes: entry.webllm?.buffer_size_required_bytes };
     const fit = gpuFit(gpu, record, info);
+    gpuResult = fit;
     if (!fit.ok) {
       const missingF16 = gpu.available && entry.required_features.includes('shader-f16') && !gpu.features.includes('shader-f16');
       const suggest = missingF16 ? entry.alternative : closest(entry, all.filter((e) => e.engine === 'wllama'));
@@ -49,7 +51,7 @@ export function modelFit(entry, all, gpu, info, memoryTotal) {
       suggest: closest(entry, smaller),
     };
   }
-  return { ok: true };
+  return gpuResult; // {ok: true}, or {ok: true, slow: true, ...} on a software GPU
 }
 
 function closest(entry, candidates) {
