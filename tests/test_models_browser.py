@@ -40,7 +40,9 @@ def test_model_list_marks_what_fits_and_proposes_the_closest(browser_page, launc
     assert "highlight" in row(page, F32_ID).get_attribute("class")
     assert row(page, CPU_ID).get_attribute("data-fit") == "yes"
     # What runs here comes first, what cannot run here last.
-    order = page.eval_on_selector_all("#models-available li", "rows => rows.map(r => r.dataset.fit)")
+    order = page.eval_on_selector_all(
+        "#models-available li", "rows => rows.map(r => r.dataset.fit)"
+    )
     assert order == sorted(order, key=["yes", "slow", "no"].index)
     facts = row(page, CPU_ID).locator(".facts").inner_text()
     assert "download" in facts and "memory" in facts and "Apache-2.0" in facts
