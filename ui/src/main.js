@@ -72,6 +72,7 @@ const chat = new Chat(ui.messages, ui.empty, (role, content) => {
 function setEngineState(name, text) {
   document.body.dataset.engineState = name;
   ui.status.textContent = text;
+  ui.status.title = text; // the whole text, where the bar cuts it
   ui.send.disabled = name !== 'ready' || chat.busy;
   ui.summarize.disabled = name !== 'ready' || chat.busy;
 }
@@ -317,6 +318,25 @@ ui.openDiagnostics.addEventListener('click', () => showDiagnostics(ui.diagnostic
 $('diagnostics-close').addEventListener('click', () => ui.diagnosticsDialog.close());
 $('diagnostics-copy').addEventListener('click', () => navigator.clipboard.writeText(ui.diagnosticsDialog.dataset.facts || ''));
 ui.sidebarNew.addEventListener('click', () => ui.newChat.click());
+
+// Narrow windows: the sidebar opens over the page, and closes when something in it is used.
+const sidebarToggle = $('sidebar-toggle');
+function setSidebar(open) {
+  if (open) document.body.dataset.sidebar = 'open';
+  else delete document.body.dataset.sidebar;
+  sidebarToggle.setAttribute('aria-expanded', String(open));
+}
+sidebarToggle.addEventListener('click', () => setSidebar(document.body.dataset.sidebar !== 'open'));
+$('sidebar').addEventListener('click', (event) => {
+  if (event.target.closest('button') && !event.target.closest('.act')) setSidebar(false);
+});
+// A click beside it, or Escape, folds it away again.
+document.addEventListener('click', (event) => {
+  if (document.body.dataset.sidebar === 'open' && !event.target.closest('#sidebar, #sidebar-toggle')) setSidebar(false);
+});
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && document.body.dataset.sidebar === 'open') setSidebar(false);
+});
 
 ui.newChat.addEventListener('click', async () => {
   if (chat.busy) await chat.settle(); // an answer being written is stopped and kept where asked
