@@ -60,8 +60,9 @@ class WebviewHost:
         system = platform.system()
         self._prepare_engine_flags(system)
         self.storage.mkdir(parents=True, exist_ok=True)
+        # 700 px high: whole on a 1366x768 laptop screen, below its taskbar.
         self._window = webview.create_window(
-            APP_NAME, url, width=1100, height=780, min_size=(520, 420), hidden=self.hidden
+            APP_NAME, url, width=1100, height=700, min_size=(520, 420), hidden=self.hidden
         )
         _record_dropped_paths()
         webview.start(gui=_GUI.get(system), private_mode=False, storage_path=str(self.storage))
