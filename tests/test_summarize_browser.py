@@ -3,6 +3,8 @@ go to Python for extraction), with the real model on the real CPU engine."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.support.documents import (
@@ -14,7 +16,7 @@ from tests.support.documents import (
     make_pdf,
     wait_summary,
 )
-from tests.support.page import wait_ready
+from tests.support.page import wait_ready, wait_until
 
 
 @pytest.fixture
@@ -31,9 +33,9 @@ def ready_page(greedy, browser_page):
 
 @pytest.fixture
 def small_context(launcher):
-    """A 512-token context: a 700-word document then needs several parts, as a book does at
+    """A 1,024-token context: a 1,400-word document then needs several parts, as a book does at
     the default context (the 20,000-word run is bench/bench_summarize.py --words 20000)."""
-    launcher.settings_file.update({"temperature": 0, "context_size": 512})
+    launcher.settings_file.update({"temperature": 0, "context_size": 1024})
 
 
 @pytest.fixture
@@ -68,6 +70,7 @@ def test_dropped_text_is_summarized(ready_page):
     page.evaluate(DROP_TEXT, STORY)
     page.locator("#document-panel[data-state=ready]").wait_for()
     assert page.inner_text("#document-name") == "Dropped text"
+    page.select_option("#document-form select[name=length]", "short")  # fewer tokens to write
     page.click("#summarize")
     state, summary = wait_summary(page)
     assert state == "done" and summary.strip()
@@ -106,6 +109,7 @@ def test_a_hostile_document_runs_nothing(ready_page):
     page.locator("#document-panel[data-state=ready]").wait_for()
     page.evaluate(DROP_TEXT, HOSTILE)  # and as raw text, where the tags survive extraction
     page.locator("#document-panel[data-state=ready]").wait_for()
+    page.select_option("#document-form select[name=length]", "short")  # fewer tokens to write
     page.click("#summarize")
     state, _ = wait_summary(page)
     assert state == "done"
@@ -118,7 +122,7 @@ def test_a_hostile_document_runs_nothing(ready_page):
 
 def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_context_page):
     page = small_context_page
-    text = long_document(words=700)
+    text = long_document(words=1400)
     drop_file(page, "ashford-history.txt", text.encode(), "text/plain")
     page.locator("#document-panel[data-state=ready]").wait_for()
     page.select_option("#document-form select[name=length]", "short")
@@ -135,3 +139,30 @@ def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_con
         assert f"Summarizing part {n} of {parts}…" in seen
     assert any("Writing the summary of all" in s for s in seen)
     assert bubble.locator(".progress").inner_text() == f"Summarized in {parts} parts."
+
+
+def test_stop_acts_at_once_and_keeps_only_the_finished_parts(launcher, small_context_page):
+    """Stop while the engine reads a part's text (the slow step of a long document): the
+    summary stops within a few seconds and keeps the parts already summarized, whole."""
+    page = small_context_page
+    drop_file(page, "ashford-history.txt", long_document(words=1400).encode(), "text/plain")
+    page.locator("#document-panel[data-state=ready]").wait_for()
+    page.evaluate(RECORD_PROGRESS)
+    page.select_option("#document-form select[name=length]", "short")  # fewer tokens to write
+    page.click("#summarize")
+    wait_until(page, "() => [...window.__progress].some(p => p.startsWith('Summarizing part 2'))")
+    started = time.monotonic()
+    page.click("#stop")
+    wait_until(page, "() => document.querySelector('article[data-kind=summary]')?.dataset.state")
+    stopped_after = time.monotonic() - started
+    bubble = page.locator("article[data-kind=summary]")
+    assert bubble.get_attribute("data-state") == "stopped"
+    assert stopped_after < 3, f"Stop took {stopped_after:.1f} s"
+    assert "Stopping…" in page.evaluate("[...window.__progress]")
+    kept = bubble.locator(".answer").inner_text().strip()
+    assert kept.startswith("Part 1.") and "Part 2." not in kept
+    assert bubble.locator(".progress").inner_text().startswith("Stopped after 1 of ")
+    wait_until(page, "() => document.querySelector('#history-list li')")
+    (record,) = launcher.bridge.history.list()
+    messages = launcher.bridge.history.get(record["id"], with_messages=True)["messages"]
+    assert messages[-1]["content"].strip().startswith("**Part 1.**")

@@ -1,6 +1,7 @@
 // The conversation: what was said, shown as bubbles, with the answer streamed into the last one.
 import { StreamingMarkdown, renderMarkdown } from './markdown.js';
 import { isAbort } from './engines/errors.js';
+import { untilStopped } from './stopping.js';
 
 export class Chat {
   constructor(list, emptyState, onMessage = () => {}) {
@@ -97,7 +98,7 @@ export class Chat {
     let stopped = false;
     let failure = null;
     try {
-      for await (const piece of engine.stream(history, options, controller.signal)) {
+      for await (const piece of untilStopped(engine.stream(history, options, controller.signal), controller.signal)) {
         if (!firstAt) firstAt = performance.now();
         tokens += 1;
         if (!piece) continue;
@@ -163,6 +164,7 @@ export class Chat {
     });
     const controller = new AbortController();
     this.controller = controller;
+    controller.signal.addEventListener('abort', () => { progress.textContent = 'Stopping…'; });
     let result = null;
     let failure = null;
     try {
@@ -179,6 +181,13 @@ export class Chat {
     view.finish();
     bubble.removeAttribute('aria-busy');
     const stopped = controller.signal.aborted || result?.stopped;
+    if (stopped) {
+      // What is kept is only what was finished (the parts done), never a cut-off sentence.
+      body.replaceChildren();
+      const kept = new StreamingMarkdown(body, () => {});
+      kept.append(result?.summary || '');
+      kept.finish();
+    }
     if (result) {
       bubble.dataset.wallSeconds = result.wallSeconds.toFixed(2);
       bubble.dataset.engineSeconds = result.engineSeconds.toFixed(2);

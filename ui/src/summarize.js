@@ -3,6 +3,7 @@
 // (map-reduce). The document is data, never instructions: it goes in between markers the text
 // itself cannot produce, and the model is told not to follow anything written inside.
 import { SUMMARY_SAMPLING } from './conversation.js';
+import { untilStopped } from './stopping.js';
 
 const LENGTHS = {
   short: { words: 'in two or three sentences', bullets: 'in at most 3 bullet points', tokens: 160 },
@@ -84,19 +85,28 @@ export async function splitIntoParts(text, budget, countTokens) {
   return parts;
 }
 
+/** The engine's whole answer; '' when Stop came first (a cut-off answer is never kept). */
 async function generate(engine, timing, userText, maxTokens, signal, onPiece = () => {}) {
   let text = '';
   const options = { ...SUMMARY_SAMPLING, max_tokens: maxTokens };
   const started = performance.now();
   try {
-    for await (const piece of engine.stream(messages(userText), options, signal)) {
+    for await (const piece of untilStopped(engine.stream(messages(userText), options, signal), signal)) {
       text += piece;
       onPiece(piece);
     }
+  } catch (error) {
+    if (!signal.aborted) throw error;
   } finally {
     timing.engineMs += performance.now() - started;
   }
-  return text.trim();
+  return signal.aborted ? '' : text.trim();
+}
+
+/** After Stop: the summaries of the parts finished before it, each under its part number. */
+function keptParts(partSummaries, parts) {
+  const summary = partSummaries.map((s, i) => `**Part ${i + 1}.** ${s}`).join('\n\n');
+  return { summary, parts, done: partSummaries.length, stopped: true };
 }
 
 /**
@@ -126,7 +136,7 @@ async function mapReduce(doc, options, engine, timing, { signal, onProgress, onF
     onProgress({ stage: 'final', part: 1, parts: 1 });
     const prompt = `${instructions(options, 'this document')}\n\n${fenceDocument(parts[0], doc.name)}`;
     const summary = await generate(engine, timing, prompt, spec.tokens, signal, onFinalPiece);
-    return { summary, parts: 1, done: 1, stopped: signal.aborted };
+    return signal.aborted ? keptParts([], 1) : { summary, parts: 1, done: 1, stopped: false };
   }
 
   const partSummaries = [];
@@ -139,11 +149,7 @@ async function mapReduce(doc, options, engine, timing, { signal, onProgress, onF
     const summary = await generate(engine, timing, prompt, PART_SUMMARY_TOKENS, signal);
     if (summary) partSummaries.push(summary);
   }
-  if (signal.aborted) {
-    const summary = partSummaries.map((s, i) => `**Part ${i + 1}.** ${s}`).join('\n\n');
-    onFinalPiece(summary);
-    return { summary, parts: parts.length, done: partSummaries.length, stopped: true };
-  }
+  if (signal.aborted) return keptParts(partSummaries, parts.length);
 
   // Combine; when the part summaries are themselves too long, combine them in groups first.
   let notes = partSummaries;
@@ -167,5 +173,6 @@ async function mapReduce(doc, options, engine, timing, { signal, onProgress, onF
   const prompt = `${instructions(options, 'the whole document from these summaries of its sections')}\n\n`
     + fenceDocument(joined, doc.name);
   const summary = await generate(engine, timing, prompt, spec.tokens, signal, onFinalPiece);
-  return { summary, parts: parts.length, done: parts.length, stopped: signal.aborted };
+  if (signal.aborted) return keptParts(partSummaries, parts.length);
+  return { summary, parts: parts.length, done: parts.length, stopped: false };
 }

@@ -10,6 +10,7 @@ export class WllamaEngine {
     this.model = model;
     this.settings = settings;
     this.wllama = null;
+    this.idle = Promise.resolve(); // the engine's current stream has finished
   }
 
   async load(onProgress) {
@@ -28,21 +29,51 @@ export class WllamaEngine {
     onProgress(1, 'Ready');
   }
 
+  /**
+   * The answer to a chat, a token at a time: wllama's own chat completion, step by step, so
+   * that Stop is heard between the batches of a long prompt too (wllama reads a prompt in one
+   * call; a long document part took minutes). The batches are wllama's own n_batch, so the
+   * numbers, and the answers, are wllama's. One stream at a time: a stream the page stopped
+   * waiting for (see untilStopped) finishes its current step before the next one starts.
+   */
   async *stream(messages, options, signal) {
-    const decoder = new TextDecoder();
+    const previous = this.idle;
+    let release = () => {};
+    this.idle = new Promise((resolve) => { release = resolve; });
+    try {
+      await previous;
+      if (signal.aborted) return;
+      yield* this.complete(messages, options, signal);
+    } finally {
+      release();
+    }
+  }
+
+  async *complete(messages, options, signal) {
+    const w = this.wllama;
     const sampling = options.temperature === 0
       ? { temp: 0 }
       : { temp: options.temperature, top_p: options.top_p };
-    const chunks = await this.wllama.createChatCompletion(messages, {
-      nPredict: options.max_tokens,
-      sampling,
-      stream: true,
-      useCache: true,
-      abortSignal: signal,
-    });
-    for await (const chunk of chunks) {
+    await w.samplingInit(sampling);
+    let tokens = await w.tokenize(await w.formatChat(messages, true), true);
+    if (w.mustAddBosToken() && tokens[0] !== w.getBOS()) tokens.unshift(w.getBOS());
+    tokens = await w.computeNonCachedTokens(tokens); // what an earlier turn left in the cache stays
+    await w.samplingAccept(tokens);
+    const { n_batch: batch, n_ctx: context } = w.getLoadedContextInfo();
+    for (let start = 0; start < tokens.length; start += batch) {
+      if (signal.aborted) return;
+      await w.decode(tokens.slice(start, start + batch), { skipLogits: start + batch < tokens.length });
+    }
+    // Never past the context window: the answer ends where the window does.
+    const room = context - w.nCachedTokens;
+    const decoder = new TextDecoder();
+    for (let made = 0; made < Math.min(options.max_tokens, room) && !signal.aborted; made += 1) {
+      const { token, piece } = await w.samplingSample();
+      if (w.isTokenEOG(token)) break;
       // One yield per token; a token that ends inside a UTF-8 character yields ''.
-      yield decoder.decode(chunk.piece, { stream: true });
+      yield decoder.decode(piece, { stream: true });
+      await w.samplingAccept([token]);
+      if (made + 1 < room) await w.decode([token], {});
     }
     const rest = decoder.decode();
     if (rest) yield rest;
