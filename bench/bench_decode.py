@@ -17,7 +17,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import median, side_by_side, window_decode_speed
-from desktop_llm.hosts.browser import browser_flags
 from desktop_llm.launcher import Launcher
 from desktop_llm.paths import AppPaths
 from tests.support.bare_page import serve_bare
@@ -33,7 +32,7 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from tests.support.page import CHROMIUM, QUIET_CHROMIUM, wait_ready
+    from tests.support.page import open_app_page, wait_ready
 
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     os.environ["DESKTOP_LLM_HOME"] = str(home)
@@ -45,14 +44,7 @@ def main() -> None:
     bare_server, bare_url = serve_bare()
     threads = os.cpu_count() or 1
     with sync_playwright() as driver:
-        profile = home / "profile"
-        flags = [f for f in browser_flags(profile, QUIET_CHROMIUM) if "user-data-dir" not in f]
-        context = driver.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=flags
-        )
-        app_page = context.pages[0]
-        app_page.goto(app.server.launch_url())
-        app_page.wait_for_url(lambda url: "launch=" not in url)
+        app_page, context = open_app_page(driver, app, home / "profile")
         wait_ready(app_page, timeout=300)
         bare_page = context.new_page()
         bare_page.goto(bare_url)

@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import itertools
 
 from bench.common import median, side_by_side
-from desktop_llm.hosts.browser import browser_flags
 from desktop_llm.launcher import Launcher
 from desktop_llm.models.embedded import embedded_source
 from desktop_llm.models.store import ModelStore, human_size
@@ -82,7 +81,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
     from tokenizers import Tokenizer
 
-    from tests.support.page import CHROMIUM, QUIET_CHROMIUM, ask, wait_ready, wait_until
+    from tests.support.page import ask, open_app_page, wait_ready, wait_until
 
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     os.environ["DESKTOP_LLM_HOME"] = str(home)
@@ -104,14 +103,7 @@ def main() -> None:
     builtin = "smollm2-135m-instruct-q4_1"
 
     with sync_playwright() as driver:
-        profile = home / "profile"
-        flags = [f for f in browser_flags(profile, QUIET_CHROMIUM) if "user-data-dir" not in f]
-        context = driver.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=flags
-        )
-        page = context.pages[0]
-        page.goto(app.server.launch_url())
-        page.wait_for_url(lambda url: "launch=" not in url)
+        page, context = open_app_page(driver, app, home / "profile")
         wait_ready(page, timeout=300)
         adapter = page.evaluate("document.body.dataset.gpuAdapter")
         loads: dict[str, list[float]] = {builtin: [], model_id: []}

@@ -72,7 +72,7 @@ def compile_gguf(
         log("converting the weights to float32")
         weights = _write_weights(source, work, names)
         (work / "tokenizer.json").write_text(source.tokenizer_json(), encoding="utf-8")
-        config = _chat_config(source, chat, context_window, tokenizer_info())
+        config = _chat_config(source, shape, chat, context_window, tokenizer_info())
         (work / "mlc-chat-config.json").write_text(dump_json(config), encoding="utf-8")
         files = sorted(p.name for p in work.iterdir() if p.is_file())
         entry = ModelEntry(
@@ -125,11 +125,14 @@ def _kv_cache_bytes(shape: Any, context_window: int) -> int:
 
 
 def _chat_config(
-    source: Any, chat: dict[str, Any], context_window: int, tokenizer: dict[str, Any]
+    source: Any,
+    shape: Any,
+    chat: dict[str, Any],
+    context_window: int,
+    tokenizer: dict[str, Any],
 ) -> dict[str, Any]:
     from desktop_llm.compiler.build import PREFILL_CHUNK_SIZE
 
-    shape = source.shape()
     return {
         "version": "0.1.0",
         "model_type": "llama",

@@ -14,6 +14,7 @@ They are compiled to wasm object files, not LLVM bitcode, so that linking a mode
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -71,6 +72,7 @@ def _include_flags(tvm_root: Path, ffi_root: Path, shim: Path) -> list[str]:
     ]
 
 
+@functools.cache  # emcc --version starts a Python program: ask once per process
 def cache_key() -> str:
     digest = hashlib.sha256()
     for package in ("apache-tvm", "apache-tvm-ffi"):
@@ -100,15 +102,11 @@ def ensure(log: Callable[[str], None] = lambda _: None) -> list[Path]:
         scratch = Path(tempfile.mkdtemp(prefix=folder.name + "-", dir=folder.parent))
         try:
             _build(scratch)
-            os.replace(scratch, folder) if not folder.exists() else _replace(scratch, folder)
+            shutil.rmtree(folder, ignore_errors=True)  # a build of the same key left half-done
+            os.replace(scratch, folder)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return objects
-
-
-def _replace(new: Path, old: Path) -> None:
-    shutil.rmtree(old)
-    os.replace(new, old)
 
 
 def _build(out: Path) -> None:

@@ -10,6 +10,7 @@ own store with `install_into`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -29,6 +30,7 @@ MODEL_ID = "smollm2-135m-instruct-f32-webgpu"
 KEEP_BUILDS = 3
 
 
+@functools.cache
 def cache_key() -> str:
     digest = hashlib.sha256(web_runtime.cache_key().encode())
     digest.update(metadata.version("gguf").encode())
