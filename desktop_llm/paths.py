@@ -5,6 +5,7 @@ lives under that one folder:
 
     $DESKTOP_LLM_HOME/
     ├── config/settings.json       the user's settings
+    ├── config/servers.json        OpenAI-compatible servers the user added, with their keys
     ├── data/
     │   ├── history.sqlite3        conversations and summaries (see history/store.py)
     │   ├── models/<model-id>/     the model store (see models/store.py)
@@ -59,6 +60,10 @@ class AppPaths:
         return self.data / "models"
 
     @property
+    def servers_file(self) -> Path:
+        return self.config / "servers.json"
+
+    @property
     def history_file(self) -> Path:
         return self.data / "history.sqlite3"
 
@@ -81,7 +86,7 @@ class AppPaths:
             folder.mkdir(parents=True, exist_ok=True)
         for folder in (self.config, self.data, self.cache, self.logs):
             make_private(folder)
-        for path in (self.settings_file, self.history_file, self.log_file):
+        for path in (self.settings_file, self.servers_file, self.history_file, self.log_file):
             make_private(path)
 
 

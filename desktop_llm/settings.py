@@ -157,6 +157,25 @@ class Settings:
     threads: int = _setting(
         0, _number(0, 256, integer=True), "CPU threads (0: all)", "CPU engine threads; 0 is all."
     )
+    cpu_engine: str = _setting(
+        "auto",
+        _choice("auto", "native", "wllama"),
+        "CPU engine",
+        "Which engine runs GGUF models: auto uses native llama.cpp when it is installed, else "
+        "llama.cpp in the window (wllama).",
+    )
+    remote_parallel: int = _setting(
+        4,
+        _number(1, 32, integer=True),
+        "Parts at once on a server",
+        "How many parts of a long document a remote server summarizes at the same time.",
+    )
+    remote_timeout: int = _setting(
+        120,
+        _number(2, 3600, integer=True),
+        "Server silence limit (seconds)",
+        "How long a remote server may stay silent before the answer is given up.",
+    )
     system_prompt: str = _setting(
         "You are a helpful assistant.",
         _text(20000, long=True),

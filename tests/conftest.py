@@ -10,13 +10,19 @@ import pytest
 
 from desktop_llm.launcher import Launcher
 from desktop_llm.paths import AppPaths
+from desktop_llm.settings import SettingsFile
 from tests.support.page import build_markdown_harness, open_app_page
 
 
 @pytest.fixture
 def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppPaths:
+    """A fresh app home. GGUF models run in the page (wllama) here: most tests are about the
+    page and its in-window engine; tests/test_native_engine.py and test_remote_engines.py run
+    the same chat, summary, Stop and API on the native engine and on a server."""
     monkeypatch.setenv("DESKTOP_LLM_HOME", str(tmp_path / "home"))
-    return AppPaths.from_env()
+    paths = AppPaths.from_env()
+    SettingsFile(paths.settings_file).update({"cpu_engine": "wllama"})
+    return paths
 
 
 @pytest.fixture

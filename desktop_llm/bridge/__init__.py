@@ -7,6 +7,7 @@ naming the same routes.
     models.py     the model list: catalog, downloads, delete, verify, import
     documents.py  documents the user chose or dropped; saving text
     history.py    conversations and summaries
+    engines.py    OpenAI-compatible servers and the native CPU engine; answers streamed from them
     window.py     this run's facts, windows, links, folders, doctor, probes, self-test, local API
 """
 
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from desktop_llm.bridge import documents, history, models, settings, window
+from desktop_llm.bridge import documents, engines, history, models, settings, window
 from desktop_llm.bridge.base import BridgeError, BridgeRoute, HostControl
+from desktop_llm.engines.native import NativeEngine
+from desktop_llm.engines.servers import ServerList
 from desktop_llm.events import EventBus
 from desktop_llm.history import HistoryStore
 from desktop_llm.local_api.relay import EngineRelay
@@ -32,6 +35,7 @@ class Bridge(
     models.ModelsBridge,
     documents.DocumentsBridge,
     history.HistoryBridge,
+    engines.EnginesBridge,
     window.WindowBridge,
 ):
     settings_file: SettingsFile
@@ -51,10 +55,19 @@ class Bridge(
 
     def __post_init__(self) -> None:
         self.relay = EngineRelay(self.events)
+        self.servers = ServerList(self.paths.servers_file)
+        self.native = NativeEngine()
 
 
 def bridge_routes() -> tuple[BridgeRoute, ...]:
-    return settings.ROUTES + models.ROUTES + documents.ROUTES + history.ROUTES + window.ROUTES
+    return (
+        settings.ROUTES
+        + models.ROUTES
+        + documents.ROUTES
+        + history.ROUTES
+        + engines.ROUTES
+        + window.ROUTES
+    )
 
 
 __all__ = ["Bridge", "BridgeError", "BridgeRoute", "HostControl", "bridge_routes"]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from desktop_llm.engines.native import NativeEngine
+    from desktop_llm.engines.servers import ServerList
     from desktop_llm.events import EventBus
     from desktop_llm.history import HistoryStore
     from desktop_llm.local_api.relay import EngineRelay
@@ -72,6 +74,8 @@ class BridgeState:
     paths: AppPaths
     events: EventBus
     relay: EngineRelay
+    servers: ServerList
+    native: NativeEngine
     probes: dict[str, dict[str, Any]]
     settings_listeners: list[Callable[[Settings], dict[str, Any]]]
     start_model: str | None

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from desktop_llm import __version__
 from desktop_llm.bridge.base import BridgeError, BridgeRoute, BridgeState
 from desktop_llm.constants import APP_NAME
+from desktop_llm.engines.native import available as native_engine_available
 
 
 class WindowBridge(BridgeState):
@@ -33,6 +34,7 @@ class WindowBridge(BridgeState):
             "settings_warning": self.settings_file.warning,
             "history_warning": self.history_warning,
             "start_model": self.start_model,
+            "native_engine": native_engine_available(),
             "folders": {
                 "data": str(self.paths.data),
                 "logs": str(self.paths.logs),

@@ -5,6 +5,7 @@
 /models/<id>/resolve/main/<file>    model files from the store: Range, ETag, never cached
 /api/<name>                         one route per bridge function (bridge/*.py, ROUTES)
 /api/events                         server-sent events
+/api/engines/chat                   an answer from an OpenAI-compatible server, streamed (SSE)
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from desktop_llm.bridge import Bridge, BridgeError, bridge_routes
 from desktop_llm.constants import LAUNCH_PARAM, SESSION_COOKIE
 from desktop_llm.documents.extract import DocumentError, check_size
+from desktop_llm.engines.client import RemoteError, chat_request
 from desktop_llm.safe_path import UnsafePath
 from desktop_llm.server.security import GuardMiddleware, Session, read_limited
 
@@ -89,6 +91,31 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         except BridgeError as exc:
             return _error(exc.status, str(exc))
 
+    async def engine_chat(request: Request) -> Response:
+        body = await read_limited(request, MAX_JSON_BODY)
+        if body is None:
+            return _error(413, "The request is too large.")
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict):
+                raise ValueError
+        except (ValueError, RecursionError):
+            return _error(400, "The request body must be a JSON object.")
+        try:
+            server = await run_in_threadpool(bridge.engine_server, payload.get("server"))
+            chat = chat_request(
+                str(payload.get("model")), payload.get("messages"), payload.get("options")
+            )
+        except BridgeError as exc:
+            return _error(exc.status, str(exc))
+        except RemoteError as exc:
+            return _error(exc.status, str(exc))
+        return StreamingResponse(
+            bridge.chat_stream(server, chat),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store"},
+        )
+
     async def events(request: Request) -> EventSourceResponse:
         async def stream():
             async for name, data in bridge.events.subscribe():
@@ -101,6 +128,7 @@ def create_app(bridge: Bridge, session: Session, ui_dir: Path, port: int) -> Sta
         Route("/models/{model_id}/resolve/main/{path:path}", model_file, methods=["GET", "HEAD"]),
         Route("/api/events", events),
         Route("/api/documents/upload", upload_document, methods=["POST"]),  # raw bytes
+        Route("/api/engines/chat", engine_chat, methods=["POST"]),  # streamed
         *(
             _bridge_route(f"/api/{r.path}", getattr(bridge, r.function), r.body_as, r.query)
             for r in bridge_routes()

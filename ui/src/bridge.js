@@ -9,12 +9,14 @@ export class BridgeError extends Error {
   }
 }
 
+export const BRIDGE_HEADERS = { 'X-Desktop-LLM': '1' };
+
 async function call(method, name, body) {
   let response;
   try {
     response = await fetch(`/api/${name}`, {
       method,
-      headers: { 'X-Desktop-LLM': '1', 'Content-Type': 'application/json' },
+      headers: { ...BRIDGE_HEADERS, 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
     });
@@ -52,6 +54,16 @@ export const bridge = {
   probeResult: (host, report) => call('POST', 'probe', { host, report }),
   selfTestResult: (ok, detail) => call('POST', 'self-test', { ok, detail }),
   llmFeed: (id, pieces, done = null) => call('POST', 'llm/feed', { id, pieces, done }),
+  engines: {
+    list: () => call('GET', 'engines'),
+    add: (fields) => call('POST', 'engines/add', fields),
+    update: (fields) => call('POST', 'engines/update', fields),
+    remove: (id) => call('POST', 'engines/remove', { id }),
+    test: (fields) => call('POST', 'engines/test', fields),
+    open: (server, model) => call('POST', 'engines/open', { server, model }),
+    tokens: (server, model, text) => call('POST', 'engines/tokens', { server, model, text }),
+    loadNative: (id, context_size) => call('POST', 'engines/native', { id, context_size }),
+  },
   history: {
     list: (query = '') => call('GET', `history?query=${encodeURIComponent(query)}`),
     get: (id) => call('GET', `history/get?id=${id}`),

@@ -12,6 +12,7 @@ import { SettingsPanel } from './settings-panel.js';
 import { showDiagnostics } from './diagnostics.js';
 import { LocalApiWorker } from './local-api.js';
 import { ModelsPanel } from './models.js';
+import { EnginesPanel, remoteModels } from './engines-panel.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -26,11 +27,13 @@ const ui = {
   historySearch: $('history-search'), openSettings: $('open-settings'),
   settingsDialog: $('settings-dialog'), openDiagnostics: $('open-diagnostics'),
   diagnosticsDialog: $('diagnostics-dialog'), apiActivity: $('api-activity'),
-  openModels: $('open-models'), modelsDialog: $('models-dialog'),
+  openModels: $('open-models'), modelsDialog: $('models-dialog'), enginesDialog: $('engines-dialog'),
 };
 
 const state = {
-  info: null, settings: null, models: [], gpu: null, engine: null, model: null, document: null,
+  info: null, settings: null, gpu: null, engine: null, model: null, document: null,
+  localModels: [], remoteModels: [], // the store's, and those of the servers in Settings → Engines
+  get models() { return [...this.localModels, ...this.remoteModels]; },
 };
 const history = new HistorySidebar({
   list: ui.historyList,
@@ -174,12 +177,22 @@ async function loadModel(model) {
   setEngineState('loading', `Loading ${model.name}…`);
   ui.progress.hidden = false;
   let engine;
+  const onProgress = (fraction, text) => {
+    ui.bar.value = fraction;
+    ui.barLabel.textContent = `${text ? text.split('\n')[0] : 'Loading'} (${Math.round(fraction * 100)}%)`;
+  };
   try {
-    engine = await createEngine(model, state.settings);
-    await engine.load((fraction, text) => {
-      ui.bar.value = fraction;
-      ui.barLabel.textContent = `${text ? text.split('\n')[0] : 'Loading'} (${Math.round(fraction * 100)}%)`;
-    });
+    const native = Boolean(state.info.native_engine);
+    engine = await createEngine(model, state.settings, { native });
+    try {
+      await engine.load(onProgress);
+    } catch (error) {
+      // The native engine failing to load is no reason not to answer: wllama always can.
+      if (!(native && model.engine === 'wllama' && state.settings.cpu_engine === 'auto')) throw error;
+      showBanner('warning', `The native CPU engine could not load ${model.name} (${error.message}); using the in-window engine.`);
+      engine = await createEngine(model, state.settings, { native: false });
+      await engine.load(onProgress);
+    }
   } catch (error) {
     console.error(error);
     setEngineState('error', explainLoadError(error, model));
@@ -236,22 +249,50 @@ function offerBrowserHost() {
   banner.querySelector('.dismiss').addEventListener('click', () => localStorage.setItem(BROWSER_OFFER_DISMISSED, '1'));
 }
 
+function modelOption(model) {
+  const option = document.createElement('option');
+  option.value = model.id;
+  const fit = model.engine === 'webllm' ? gpuFit(state.gpu, model.webllm || {}, state.info) : { ok: true };
+  const note = !fit.ok ? ' (cannot run here)' : fit.slow ? ' (very slow here: software GPU)' : '';
+  const kind = { webllm: ' (GPU)', wllama: ' (CPU)', remote: '' }[model.engine] ?? '';
+  option.textContent = `${model.name}${kind}${note}`;
+  return option;
+}
+
+/** This computer's models, then each server's under its name. */
 function fillModelPicker() {
-  ui.select.replaceChildren(...state.models.map((model) => {
-    const option = document.createElement('option');
-    option.value = model.id;
-    const fit = model.engine === 'webllm' ? gpuFit(state.gpu, model.webllm || {}, state.info) : { ok: true };
-    const note = !fit.ok ? ' (cannot run here)' : fit.slow ? ' (very slow here: software GPU)' : '';
-    option.textContent = `${model.name}${model.engine === 'webllm' ? ' (GPU)' : ' (CPU)'}${note}`;
-    return option;
+  const current = ui.select.value;
+  const groups = new Map([['On this computer', state.localModels]]);
+  for (const model of state.remoteModels) {
+    if (!groups.has(model.server_name)) groups.set(model.server_name, []);
+    groups.get(model.server_name).push(model);
+  }
+  ui.select.replaceChildren(...[...groups].filter(([, models]) => models.length).map(([label, models]) => {
+    const group = document.createElement('optgroup');
+    group.label = label;
+    group.append(...models.map(modelOption));
+    return group;
   }));
+  if (state.models.some((m) => m.id === current)) ui.select.value = current;
+  else if (state.model) ui.select.value = state.model.id;
+}
+
+/** Ask every server in Settings → Engines for its models (a server that is down lists none). */
+async function refreshRemoteModels() {
+  try {
+    state.remoteModels = remoteModels((await bridge.engines.list()).servers);
+  } catch (error) {
+    console.error(error);
+    state.remoteModels = [];
+  }
+  fillModelPicker();
 }
 
 async function boot({ ignoreSavedModel = false } = {}) {
   const [info, settings, models, gpu] = await Promise.all([
     bridge.info(), bridge.settings(), bridge.models(), probeWebGPU(),
   ]);
-  Object.assign(state, { info, settings: settings.values, models, gpu });
+  Object.assign(state, { info, settings: settings.values, localModels: models, gpu });
   document.body.dataset.webgpu = gpu.available ? 'yes' : 'no';
   document.body.dataset.shaderF16 = gpu.available && gpu.features.includes('shader-f16') ? 'yes' : 'no';
   document.body.dataset.gpuAdapter = gpu.available ? [gpu.vendor, gpu.architecture, gpu.description].join(' ').trim() : '';
@@ -273,8 +314,13 @@ async function boot({ ignoreSavedModel = false } = {}) {
     download: (progress) => modelsPanel.onProgress(progress),
     models: () => modelsPanel.onStoreChanged(),
   });
+  // Servers can be slow to answer: their models join the picker when they do, unless the
+  // model to start with is one of theirs.
+  const remote = refreshRemoteModels();
+  const wanted = info.start_model || state.settings.model;
+  if (!ignoreSavedModel && wanted?.startsWith('remote:')) await remote;
   // `desktop-llm --model ID` names the model for this launch; the self-test uses it or the built-in.
-  const byId = (id) => models.find((m) => m.id === id);
+  const byId = (id) => state.models.find((m) => m.id === id);
   const model = ignoreSavedModel ? byId(info.start_model) || models.find((m) => m.embedded)
     : byId(info.start_model) || byId(state.settings.model) || models.find((m) => m.embedded) || models[0];
   if (!model) {
@@ -301,12 +347,10 @@ const settingsPanel = new SettingsPanel(ui.settingsDialog, (values) => {
 });
 ui.openSettings.addEventListener('click', () => settingsPanel.open(state.info));
 const modelsPanel = new ModelsPanel(ui.modelsDialog, {
-  getContext: () => ({ gpu: state.gpu, info: state.info, models: state.models }),
+  getContext: () => ({ gpu: state.gpu, info: state.info, models: state.localModels }),
   onChange: async () => {
-    state.models = await bridge.models();
-    const current = ui.select.value;
+    state.localModels = await bridge.models();
     fillModelPicker();
-    ui.select.value = state.models.some((m) => m.id === current) ? current : state.model?.id || '';
   },
   onUse: (id) => {
     ui.select.value = id;
@@ -314,6 +358,8 @@ const modelsPanel = new ModelsPanel(ui.modelsDialog, {
   },
 });
 ui.openModels.addEventListener('click', () => modelsPanel.open());
+const enginesPanel = new EnginesPanel(ui.enginesDialog, refreshRemoteModels);
+$('open-engines').addEventListener('click', () => enginesPanel.open());
 ui.openDiagnostics.addEventListener('click', () => showDiagnostics(ui.diagnosticsDialog, state.gpu, state.info));
 $('diagnostics-close').addEventListener('click', () => ui.diagnosticsDialog.close());
 $('diagnostics-copy').addEventListener('click', () => navigator.clipboard.writeText(ui.diagnosticsDialog.dataset.facts || ''));

@@ -3,16 +3,27 @@
 //   token (possibly ''), reset() forgets the conversation, contextSize and countTokens(text) for
 //   fitting documents,
 //   describe() -> {engine, threads}, unload().
-// The model's format decides which engine runs it. Each engine's code loads only when needed.
+// The model's format decides which engine runs it: MLC models WebLLM (WebGPU), GGUF models
+// llama.cpp, native (through Python) when it is installed and chosen, else wllama in the page;
+// models on a server the server itself. Each engine's code loads only when needed.
 
-export async function createEngine(model, settings) {
+export async function createEngine(model, settings, { native = false } = {}) {
   if (model.engine === 'webllm') {
     const { WebLLMEngine } = await import('./webllm.js');
     return new WebLLMEngine(model, settings);
+  }
+  if (model.engine === 'remote' || (model.engine === 'wllama' && useNative(settings, native))) {
+    const { RemoteEngine } = await import('./remote.js');
+    return new RemoteEngine(model, settings);
   }
   if (model.engine === 'wllama') {
     const { WllamaEngine } = await import('./wllama.js');
     return new WllamaEngine(model, settings);
   }
   throw new Error(`No engine can run models of type “${model.engine}”.`);
+}
+
+/** GGUF models run natively when llama-cpp-python is installed, unless the user chose wllama. */
+export function useNative(settings, native) {
+  return native && settings.cpu_engine !== 'wllama';
 }
