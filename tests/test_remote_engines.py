@@ -10,12 +10,14 @@ import logging
 import sqlite3
 import stat
 import threading
+import time
 
 import httpx
 import openai
 import pytest
 
 from desktop_llm.logs import setup_logging
+from tests.support.documents import RECORD_PROGRESS, drop_file, long_document, wait_summary
 from tests.support.openai_servers import SERVED_NAME, LlamaCppServer, StubServer
 from tests.support.page import ask, wait_ready, wait_until
 
@@ -182,3 +184,163 @@ def test_the_page_chats_with_a_server_and_answers_as_the_openai_client_gets_it(
     assert llama_server.key not in launcher.paths.log_file.read_text()
     with sqlite3.connect(launcher.paths.history_file) as db:
         assert not any(llama_server.key in str(row) for row in db.execute("SELECT * FROM messages"))
+
+
+def add_server(launcher, name: str, base_url: str, key: str = "", context_window: int = 0) -> str:
+    answer = bridge_call(
+        launcher,
+        "engines/add",
+        {"name": name, "base_url": base_url, "api_key": key, "context_window": context_window},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["id"]
+
+
+def chat_events(launcher, server_id: str, model: str, question: str = "Hi") -> list[dict]:
+    """What the page gets from /api/engines/chat, event by event."""
+    cookie = launcher.server.session.cookie_header().split(";")[0]
+    body = {
+        "server": server_id,
+        "model": model,
+        "messages": [{"role": "user", "content": question}],
+        "options": {"temperature": 0, "max_tokens": 8},
+    }
+    with httpx.stream(
+        "POST",
+        f"{launcher.server.origin}/api/engines/chat",
+        json=body,
+        headers={"X-Desktop-LLM": "1", "Cookie": cookie},
+        timeout=60,
+    ) as response:
+        assert response.status_code == 200, response.read()
+        return [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("unauthorized", "refused the API key (401). Check the key in Settings → Engines."),
+        ("rate-limited", "is busy (429); try again in 17 s."),
+        ("dies", "closed the connection in the middle of the answer."),
+        ("silent", "stopped answering (no reply in time)"),
+        ("not-openai", "not as an OpenAI-compatible server would"),
+        ("context", "longer than stub-model's context window"),
+    ],
+)
+def test_each_server_fault_is_one_sentence_and_keeps_what_was_written(launcher, stub, mode, said):
+    launcher.settings_file.update({"remote_timeout": 2})
+    server_id = add_server(launcher, "Stub", stub.base_url, "sk-stub-key-0123456789")
+    stub.mode = mode
+    events = chat_events(launcher, server_id, "stub-model")
+    *pieces, last = events
+    assert said in last["error"], last
+    assert last["error"].count(". ") <= 1  # one sentence (an address may hold dots)
+    if mode == "dies":
+        assert "".join(p["piece"] for p in pieces) == "Half an answer"
+
+
+def test_test_connection_says_why_not(launcher, stub):
+    refused = bridge_call(launcher, "engines/test", {"base_url": "ftp://example.org"})
+    assert refused.status_code == 400 and refused.json()["field"] == "base_url"
+    stub.mode = "unauthorized"
+    assert (
+        "refused the API key (401)"
+        in bridge_call(launcher, "engines/test", {"base_url": stub.base_url}).json()["error"]
+    )
+    stub.mode = "not-openai"
+    assert (
+        "not as an OpenAI-compatible server"
+        in bridge_call(launcher, "engines/test", {"base_url": stub.base_url}).json()["error"]
+    )
+    nothing = bind_free_port()
+    down = bridge_call(launcher, "engines/test", {"base_url": f"http://127.0.0.1:{nothing}"})
+    assert "nothing answers there" in down.json()["error"]
+    stub.mode = "ok"
+    ok = bridge_call(launcher, "engines/test", {"base_url": stub.base_url}).json()
+    assert ok["ok"] and ok["models"] == [{"id": "stub-model", "context_window": 1024}]
+
+
+def bind_free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_stop_closes_the_servers_request_at_once(launcher, browser_page, stub):
+    """The stub writes a word every 0.2 s until its client goes away."""
+    page = browser_page
+    wait_ready(page)
+    stub.mode = "slow"
+    server_id = add_server(launcher, "Slow server", stub.base_url)
+    page.click("#open-settings")
+    page.click("#open-engines")  # the page learns of the new server when Engines change
+    page.click("#engines-close")
+    page.click("#settings-cancel")
+    pick(page, f"remote:{server_id}:stub-model")
+    page.fill("#prompt", "Write forever.")
+    page.press("#prompt", "Enter")
+    answer = page.locator("article.message.assistant").last
+    answer.locator(".answer").filter(has_text="w3").wait_for()
+    stopped = time.monotonic()
+    page.click("#stop")
+    wait_until(page, "() => document.querySelector('article.message.assistant')?.dataset.state")
+    wait_until(page, "() => true", timeout=1)
+    deadline = time.monotonic() + 5
+    while stub.disconnected_at is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stub.disconnected_at is not None, "the server's request was never closed"
+    assert stub.disconnected_at - stopped < 2
+    assert answer.get_attribute("data-state") == "stopped"
+    assert answer.locator(".answer").inner_text().startswith("w0 w1 w2 w3")
+
+
+def test_a_long_document_is_summarized_parts_at_once_on_a_server(launcher, browser_page, stub):
+    """The stub stands in for a server that answers several requests at once (vLLM, llama.cpp's
+    server with --parallel); it says how many it had open at the same time."""
+    page = browser_page
+    wait_ready(page)
+    launcher.settings_file.update({"remote_parallel": 3})
+    server_id = add_server(launcher, "Batching server", stub.base_url, context_window=512)
+    page.reload()
+    wait_ready(page)
+    pick(page, f"remote:{server_id}:stub-model")
+    page.evaluate(RECORD_PROGRESS)
+    drop_file(page, "ashford.txt", long_document(words=1400).encode(), "text/plain")
+    page.locator("#document-panel[data-state=ready]").wait_for()
+    page.click("#summarize")
+    state, summary = wait_summary(page, timeout=120)
+    assert state == "done" and summary.strip() == "The part is summarized."
+    parts = len(stub.requests) - 1  # the last request combines the parts
+    assert parts >= 4
+    assert stub.most_at_once == 3
+    progress = page.evaluate("[...window.__progress]")
+    assert f"Summarizing {parts} parts at once: {parts} of {parts} done…" in progress
+
+
+def test_the_local_api_relays_to_the_server(launcher, browser_page, llama_server):
+    page = browser_page
+    wait_ready(page)
+    launcher.settings_file.update({"api_enabled": True})
+    launcher.bridge.update_settings({})  # the local API starts as when saved in the panel
+    server_id = add_server(launcher, "Lab server", llama_server.base_url, llama_server.key)
+    page.reload()
+    wait_ready(page)
+    pick(page, f"remote:{server_id}:{SERVED_NAME}")
+    settings = launcher.settings_file.load()
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    local = openai.OpenAI(
+        base_url=f"http://127.0.0.1:{settings.api_port}/v1", api_key=settings.api_key
+    )
+    direct = openai.OpenAI(base_url=llama_server.base_url, api_key=llama_server.key)
+    direct.chat.completions.create(
+        model=SERVED_NAME, messages=messages, temperature=0, max_tokens=16
+    )
+    relayed = local.chat.completions.create(
+        model="any", messages=messages, temperature=0, max_tokens=16
+    )
+    expected = direct.chat.completions.create(
+        model=SERVED_NAME, messages=messages, temperature=0, max_tokens=16
+    )
+    assert relayed.choices[0].message.content == expected.choices[0].message.content

@@ -253,6 +253,7 @@ export class Chat {
 function describeProgress(p) {
   if (p.stage === 'splitting') return 'Reading the document…';
   if (p.stage === 'part') return `Summarizing part ${p.part} of ${p.parts}…`;
+  if (p.stage === 'parts') return `Summarizing ${p.parts} parts at once: ${p.done} of ${p.parts} done…`;
   if (p.stage === 'combining') return `Combining ${p.parts} part summaries…`;
   return p.parts > 1 ? `Writing the summary of all ${p.parts} parts…` : 'Writing the summary…';
 }

@@ -4,6 +4,7 @@
 import { bridge } from './bridge.js';
 
 export class EnginesPanel {
+  /** onChange(servers): the servers and their models, whenever they were listed anew. */
   constructor(dialog, onChange) {
     this.dialog = dialog;
     this.onChange = onChange;
@@ -27,6 +28,7 @@ export class EnginesPanel {
     this.list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'Asking the servers…' }));
     const { servers } = await bridge.engines.list();
     this.servers = servers;
+    this.onChange(servers); // the model picker shows what was just listed
     if (!servers.length) {
       this.list.replaceChildren(Object.assign(document.createElement('li'), {
         className: 'note', textContent: 'No servers yet. Add one below to use its models beside the ones on this computer.',
@@ -53,7 +55,6 @@ export class EnginesPanel {
     const remove = button('Remove', async () => {
       await bridge.engines.remove(server.id);
       await this.refresh();
-      this.onChange();
     });
     li.append(name, detail, state, edit, remove);
     return li;
@@ -104,7 +105,6 @@ export class EnginesPanel {
       this.edit(null);
       this.message.textContent = 'Saved.';
       await this.refresh();
-      this.onChange();
     } catch (error) {
       this.showError(error);
     }

@@ -278,9 +278,9 @@ function fillModelPicker() {
 }
 
 /** Ask every server in Settings → Engines for its models (a server that is down lists none). */
-async function refreshRemoteModels() {
+async function refreshRemoteModels(servers = null) {
   try {
-    state.remoteModels = remoteModels((await bridge.engines.list()).servers);
+    state.remoteModels = remoteModels(servers || (await bridge.engines.list()).servers);
   } catch (error) {
     console.error(error);
     state.remoteModels = [];

@@ -103,6 +103,40 @@ async function generate(engine, timing, userText, maxTokens, signal, onPiece = (
   return signal.aborted ? '' : text.trim();
 }
 
+/** The parts one after another (an engine in the page runs one stream at a time). */
+async function summarizeInTurn(count, summarizePart, signal, onProgress) {
+  const summaries = [];
+  for (let i = 0; i < count && !signal.aborted; i += 1) {
+    onProgress({ stage: 'part', part: i + 1, parts: count });
+    const summary = await summarizePart(i);
+    if (summary) summaries.push(summary);
+  }
+  return summaries;
+}
+
+/** Up to `width` parts at once (a server batches concurrent requests); in document order.
+ *  After Stop, the parts finished before the first unfinished one are kept. */
+async function summarizeAtOnce(count, width, summarizePart, signal, onProgress) {
+  const summaries = new Array(count).fill('');
+  let next = 0;
+  let done = 0;
+  onProgress({ stage: 'parts', done, parts: count });
+  const worker = async () => {
+    while (next < count && !signal.aborted) {
+      const i = next;
+      next += 1;
+      summaries[i] = await summarizePart(i);
+      if (!signal.aborted) {
+        done += 1;
+        onProgress({ stage: 'parts', done, parts: count });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
+  const unfinished = summaries.findIndex((s) => !s);
+  return (signal.aborted && unfinished >= 0 ? summaries.slice(0, unfinished) : summaries).filter(Boolean);
+}
+
 /** After Stop: the summaries of the parts finished before it, each under its part number. */
 function keptParts(partSummaries, parts) {
   const summary = partSummaries.map((s, i) => `**Part ${i + 1}.** ${s}`).join('\n\n');
@@ -111,7 +145,7 @@ function keptParts(partSummaries, parts) {
 
 /**
  * Summarize doc ({name, text}) with engine. Callbacks:
- *   onProgress({stage: 'splitting'|'part'|'combining'|'final', part, parts})
+ *   onProgress({stage: 'splitting'|'part'|'parts'|'combining'|'final', part, done, parts})
  *   onFinalPiece(piece)  the final summary as it streams
  * Returns {summary, parts, done, stopped, wallSeconds, engineSeconds}. After Stop, the
  * summaries of the parts done so far are the result.
@@ -139,16 +173,14 @@ async function mapReduce(doc, options, engine, timing, { signal, onProgress, onF
     return signal.aborted ? keptParts([], 1) : { summary, parts: 1, done: 1, stopped: false };
   }
 
-  const partSummaries = [];
-  for (let i = 0; i < parts.length; i += 1) {
-    if (signal.aborted) break;
-    onProgress({ stage: 'part', part: i + 1, parts: parts.length });
-    const prompt = 'Summarize this part of a longer document in a few sentences, keeping every '
-      + 'key fact, name and number. Write in the same language as the document.\n\n'
-      + fenceDocument(parts[i], `${doc.name}, part ${i + 1} of ${parts.length}`);
-    const summary = await generate(engine, timing, prompt, PART_SUMMARY_TOKENS, signal);
-    if (summary) partSummaries.push(summary);
-  }
+  const summarizePart = (i) => generate(engine, timing,
+    'Summarize this part of a longer document in a few sentences, keeping every '
+    + 'key fact, name and number. Write in the same language as the document.\n\n'
+    + fenceDocument(parts[i], `${doc.name}, part ${i + 1} of ${parts.length}`),
+    PART_SUMMARY_TOKENS, signal);
+  const partSummaries = engine.parallel > 1
+    ? await summarizeAtOnce(parts.length, engine.parallel, summarizePart, signal, onProgress)
+    : await summarizeInTurn(parts.length, summarizePart, signal, onProgress);
   if (signal.aborted) return keptParts(partSummaries, parts.length);
 
   // Combine; when the part summaries are themselves too long, combine them in groups first.
