@@ -1,0 +1,120 @@
+"""The native CPU engine: llama.cpp (llama-cpp-python, the `native` extra) inside the app,
+serving GGUF models to the real page in Chromium through the same path as remote servers.
+conftest's app_home picks the in-window engine (wllama); these tests put `cpu_engine` back to
+"auto", as a user's settings are."""
+
+from __future__ import annotations
+
+import time
+
+import openai
+import pytest
+
+from tests.support.documents import RECORD_PROGRESS, drop_file, long_document, wait_summary
+from tests.support.page import ask, wait_ready, wait_until
+
+QUESTION = "What is the capital of France?"
+# Greedy answers of the two engines agree for this many words: both are llama.cpp on the same
+# weights, but the native build uses AVX2 kernels and wllama 128-bit wasm SIMD, whose float sums
+# round differently, so a long answer may part ways at a near tie.
+AGREEING_WORDS = 6
+
+
+@pytest.fixture
+def native_page(launcher, browser_page):
+    launcher.settings_file.update({"cpu_engine": "auto", "temperature": 0, "max_tokens": 24})
+    browser_page.reload()
+    wait_ready(browser_page)
+    return browser_page
+
+
+def test_gguf_models_run_natively_and_answer_as_the_in_window_engine(launcher, native_page):
+    page = native_page
+    status = page.text_content("#engine-status")
+    assert "llama.cpp native (CPU) · 2 threads" in status
+    native_answer = ask(page, QUESTION)
+
+    launcher.settings_file.update({"cpu_engine": "wllama"})
+    page.reload()
+    wait_ready(page)
+    assert "wllama (CPU)" in page.text_content("#engine-status")
+    wllama_answer = ask(page, QUESTION)
+    assert native_answer.split()[:AGREEING_WORDS] == wllama_answer.split()[:AGREEING_WORDS]
+    assert "Paris" in native_answer
+
+
+def test_a_summary_and_stop_on_the_native_engine(launcher, native_page):
+    page = native_page
+    launcher.settings_file.update({"context_size": 1024})
+    page.reload()
+    wait_ready(page)
+    page.evaluate(RECORD_PROGRESS)
+    drop_file(page, "ashford-history.txt", long_document(words=1400).encode(), "text/plain")
+    page.locator("#document-panel[data-state=ready]").wait_for()
+    page.select_option("#document-form select[name=length]", "short")
+    page.click("#summarize")
+    state, summary = wait_summary(page, timeout=240)
+    assert state == "done" and "Ashford" in summary
+    assert any(p.startswith("Summarizing part 2") for p in page.evaluate("[...window.__progress]"))
+
+    # Stop in the middle of a long answer: it stops at once and keeps what was written.
+    launcher.settings_file.update({"max_tokens": 2000, "temperature": 0.7})
+    page.reload()
+    wait_ready(page)
+    page.fill("#prompt", "Write a long story about a river.")
+    page.press("#prompt", "Enter")
+    answer = page.locator("article.message.assistant").last
+    wait_until(
+        page,
+        "() => document.querySelector('article.message.assistant .answer')?.textContent.length"
+        " > 40",
+    )
+    started = time.monotonic()
+    page.click("#stop")
+    wait_until(page, "() => document.querySelector('article.message.assistant')?.dataset.state")
+    assert time.monotonic() - started < 2
+    assert answer.get_attribute("data-state") == "stopped"
+    assert "Stopped." in answer.inner_text()
+    # The engine is free again at once (the stopped request ended on the server too).
+    assert ask(page, QUESTION, timeout=30).strip()
+
+
+def test_the_local_api_answers_from_the_native_engine(launcher, native_page):
+    launcher.settings_file.update({"api_enabled": True})
+    launcher.bridge.update_settings({})
+    settings = launcher.settings_file.load()
+    local = openai.OpenAI(
+        base_url=f"http://127.0.0.1:{settings.api_port}/v1", api_key=settings.api_key
+    )
+    messages = [{"role": "user", "content": QUESTION}]
+    # The same request straight to the native engine's server (behind the app's bridge), before
+    # and after: llama.cpp's answer to a prompt it has cached may differ in the last digits
+    # from a cold one.
+    served = launcher.bridge.native.server()
+    assert served is not None
+    assert launcher.bridge.native.loaded.model_id == "smollm2-135m-instruct-q4_1"
+    direct = openai.OpenAI(base_url=served.base_url, api_key=served.api_key)
+
+    def ask_directly():
+        return direct.chat.completions.create(
+            model="smollm2-135m-instruct-q4_1", messages=messages, temperature=0, max_tokens=16
+        )
+
+    ask_directly()
+    answer = local.chat.completions.create(
+        model="any", messages=messages, temperature=0, max_tokens=16
+    )
+    expected = ask_directly()
+    assert answer.choices[0].message.content == expected.choices[0].message.content
+
+
+def test_without_the_native_engine_the_app_answers_in_the_window(launcher, native_page):
+    """`cpu_engine: native` on a computer without llama-cpp-python (the page is told it is
+    missing, as it is on such a computer) still answers, with the in-window engine."""
+    page = native_page
+    page.route("**/api/info", lambda route: route.fulfill(
+        json={**launcher.bridge.info(), "native_engine": False}))  # fmt: skip
+    page.reload()
+    wait_ready(page)
+    assert "wllama (CPU)" in page.text_content("#engine-status")
+    assert "Paris" in ask(page, QUESTION)
