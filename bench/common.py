@@ -14,9 +14,10 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def tree_pss_mb(pid: int) -> float:
-    """Memory of a process and all its descendants, in MB: proportional set size, so pages
-    shared between Chromium's processes count once in all (Linux /proc)."""
+def tree_pss_mb(pid: int, descend: bool = True) -> float:
+    """Memory of a process and all its descendants (descend=False: the process alone), in MB:
+    proportional set size, so pages shared between Chromium's processes count once in all
+    (Linux /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -31,7 +32,8 @@ def tree_pss_mb(pid: int) -> float:
     todo = [pid]
     while todo:
         current = todo.pop()
-        todo.extend(children.get(current, []))
+        if descend:
+            todo.extend(children.get(current, []))
         try:
             for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):

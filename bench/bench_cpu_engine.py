@@ -1,0 +1,212 @@
+"""The CPU path side by side with native llama.cpp, in one run, alternating:
+
+    python bench/bench_cpu_engine.py [--rounds 5]
+
+Three sides, the built-in GGUF, the same threads (physical cores), n_ctx 4096, n_batch 512,
+greedy:
+- native: llama-cpp-python's `Llama` in a child process of its own (the anchor);
+- app-native: the app's page on its native engine (llama.cpp inside the app, over loopback);
+- app-wllama: the app's page on the in-window engine (llama.cpp in WebAssembly).
+Per round: model load time; prefill tokens/s on a 512- and a 2,048-token prompt (prompt tokens
+over the time to the first token, as the window reports it); decode tokens/s over up to 256
+tokens; memory (native: peak RSS of its process; the app: PSS of Python plus the browser, and
+of the browser alone). Medians and ratios to native are printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import median, side_by_side, tree_pss_mb
+from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+from desktop_llm.engines.native import physical_cores
+
+MODEL = EMBEDDED_DIR / EMBEDDED_MODEL_FILE
+N_CTX = 4096
+DECODE_TOKENS = 256
+STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+def document(tokens: int) -> str:
+    """Plain prose of about `tokens` tokens of this model (about 1.3 tokens a word)."""
+    sentence = ("The river ran past the old mill, and the miller counted the sacks of grain "
+                "that the farmers brought before the winter came. ")  # fmt: skip
+    words_per_sentence = len(sentence.split())
+    return sentence * max(1, round(tokens / 1.3 / words_per_sentence))
+
+
+def prompt_for(tokens: int) -> str:
+    # Different first words: no engine may reuse one prompt's cache for the other.
+    return f"Text {tokens}. Summarize it in one sentence.\n\n{document(tokens)}"
+
+
+# --- the anchor: native llama.cpp in its own process -------------------------------------------
+
+
+def run_native() -> None:
+    """One round of the anchor; prints its numbers as JSON."""
+    from llama_cpp import Llama
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    threads = physical_cores()
+    started = time.perf_counter()
+    llm = Llama(str(MODEL), n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads,
+                n_batch=512, n_ubatch=512, verbose=False)  # fmt: skip
+    load = time.perf_counter() - started
+    formatter = Jinja2ChatFormatter(
+        template=llm.metadata["tokenizer.chat_template"],
+        eos_token=llm.detokenize([llm.token_eos()]).decode(),
+        bos_token=llm.detokenize([llm.token_bos()]).decode(),
+    )
+
+    def tokens_of(text: str) -> list[int]:
+        formatted = formatter(messages=[{"role": "user", "content": text}]).prompt
+        return llm.tokenize(formatted.encode(), add_bos=False, special=True)
+
+    result: dict[str, float] = {"load_s": load}
+    for size in (512, 2048):
+        tokens = tokens_of(prompt_for(size))
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval(tokens)
+        result[f"prefill_{size}"] = len(tokens) / (time.perf_counter() - started)
+        result[f"prompt_tokens_{size}"] = len(tokens)
+    llm.reset()
+    llm.eval(tokens_of(STORY))
+    started = time.perf_counter()
+    for _ in range(DECODE_TOKENS):
+        token = llm.sample(temp=0.0)
+        llm.eval([token])
+    result["decode"] = DECODE_TOKENS / (time.perf_counter() - started)
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def native_round() -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--native-round"], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- the app's page ------------------------------------------------------------------------------
+
+
+def page_round(app, page, engine: str, prompt_tokens: dict[int, int]) -> dict[str, float]:
+    from tests.support.page import ask, wait_ready
+
+    app.settings_file.update({"cpu_engine": engine, "max_tokens": DECODE_TOKENS})
+    app.bridge.native.stop()  # each round loads the model afresh, as the anchor does
+    page.bring_to_front()
+    started = time.perf_counter()
+    page.reload()
+    wait_ready(page, timeout=600)
+    result: dict[str, float] = {"load_s": time.perf_counter() - started}
+    for size in (512, 2048):
+        app.settings_file.update({"max_tokens": 1})
+        page.click("#new-chat")
+        ask(page, prompt_for(size), timeout=900, poll=1.0)
+        first = float(page.text_content("#stats").split("first token after ")[1].split(" s")[0])
+        result[f"prefill_{size}"] = prompt_tokens[size] / first
+    app.settings_file.update({"max_tokens": DECODE_TOKENS})
+    page.click("#new-chat")
+    ask(page, STORY, timeout=900, poll=1.0)
+    stats = page.text_content("#stats")
+    result["decode"] = float(stats.split(" tokens/s")[0].rsplit("· ", 1)[1])
+    browser = page.context.browser
+    renderer = tree_pss_mb(_browser_pid(browser)) if browser else 0.0
+    result["pss_browser_mb"] = renderer
+    result["pss_app_mb"] = renderer + tree_pss_mb(os.getpid(), descend=False)
+    return result
+
+
+def _browser_pid(browser) -> int:
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"chromium" in cmd and b"--type=" not in cmd and b"bench-home" in cmd:
+                return int(pid)
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--native-round", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.native_round:
+        run_native()
+        return
+
+    from playwright.sync_api import sync_playwright
+
+    from desktop_llm.launcher import Launcher
+    from desktop_llm.paths import AppPaths
+    from tests.support.page import open_app_page, wait_ready
+
+    home = Path(tempfile.mkdtemp(prefix="bench-home-"))
+    os.environ["DESKTOP_LLM_HOME"] = str(home)
+    app = Launcher(AppPaths.from_env(), "browser")
+    app.start_server()
+    app.settings_file.update({"temperature": 0, "system_prompt": "", "context_size": N_CTX,
+                              "threads": physical_cores()})  # fmt: skip
+    first = native_round()  # also tells the prompts' sizes in tokens
+    prompt_tokens = {size: int(first[f"prompt_tokens_{size}"]) for size in (512, 2048)}
+    with sync_playwright() as driver:
+        page, context = open_app_page(driver, app, home / "profile")
+        wait_ready(page, timeout=300)
+        results = side_by_side(
+            args.rounds,
+            {
+                "native": native_round,
+                "app-native": lambda: page_round(app, page, "native", prompt_tokens),
+                "app-wllama": lambda: page_round(app, page, "wllama", prompt_tokens),
+            },
+        )
+        context.close()
+    app.server.stop()
+    report(results, prompt_tokens)
+
+
+def report(results: dict[str, list[dict[str, float]]], prompt_tokens: dict[int, int]) -> None:
+    metrics = ["load_s", "prefill_512", "prefill_2048", "decode"]
+    medians = {
+        side: {m: median([r[m] for r in rounds]) for m in rounds[0] if not m.startswith("prompt")}
+        for side, rounds in results.items()
+    }
+    print(f"prompt tokens: {prompt_tokens}; rounds: {len(results['native'])}; threads: "
+          f"{physical_cores()}")  # fmt: skip
+    print(f"{'':14}" + "".join(f"{m:>14}" for m in [*metrics, "memory MB"]))
+    for side, values in medians.items():
+        memory = values.get("rss_mb") or values.get("pss_app_mb", 0)
+        print(f"{side:14}" + "".join(f"{values[m]:14.2f}" for m in metrics) + f"{memory:14.0f}")
+    native = medians["native"]
+    for side in ("app-native", "app-wllama"):
+        values = medians[side]
+        ratios = ", ".join(
+            f"{m} {values[m] / native[m]:.2f}"
+            if m != "load_s"
+            else f"load {values[m] / native[m]:.2f}x"
+            for m in metrics
+        )
+        app_mb, browser_mb = values["pss_app_mb"], values["pss_browser_mb"]
+        extra = app_mb - native["rss_mb"]
+        print(f"{side} / native: {ratios}; memory: app {app_mb:.0f} MB "
+              f"(browser {browser_mb:.0f}) = native RSS + {extra:.0f} MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
