@@ -104,7 +104,6 @@ def test_corrupt_settings_file_is_announced_in_the_window(app_home, playwright_d
     from desktop_llm.launcher import Launcher
     from tests.support.page import open_app_page
 
-    app_home.config.mkdir(parents=True)
     app_home.settings_file.write_text("{ this is not json")
     app = Launcher(app_home, host_choice="browser")
     app.start_server()

@@ -21,7 +21,15 @@ QUESTION = "What is the capital of France?"
 def api_app(app_home, playwright_driver, tmp_path):
     app_home.config.mkdir(parents=True, exist_ok=True)
     app_home.settings_file.write_text(
-        json.dumps({"api_enabled": True, "temperature": 0, "max_tokens": 24, "system_prompt": ""})
+        json.dumps(
+            {
+                "api_enabled": True,
+                "temperature": 0,
+                "max_tokens": 24,
+                "system_prompt": "",
+                "cpu_engine": "wllama",
+            }
+        )
     )
     app = Launcher(app_home, host_choice="browser")
     app.start_server()

@@ -19,7 +19,7 @@ import pytest
 from desktop_llm.logs import setup_logging
 from tests.support.documents import RECORD_PROGRESS, drop_file, long_document, wait_summary
 from tests.support.openai_servers import SERVED_NAME, LlamaCppServer, StubServer
-from tests.support.page import ask, wait_ready, wait_until
+from tests.support.page import ask, pick_model, wait_ready, wait_until
 
 QUESTION = "Name three colours of the rainbow."
 
@@ -53,17 +53,6 @@ def add_server_in_page(page, name: str, base_url: str, key: str = "") -> None:
     )
     page.click("#engine-save")
     page.locator("#engines-list li[data-server]").filter(has_text=name).wait_for()
-
-
-def pick(page, model_id: str) -> None:
-    wait_until(
-        page,
-        "id => [...document.querySelectorAll('#model-select option')].some(o => o.value === id)",
-        model_id,
-    )
-    page.select_option("#model-select", model_id)
-    wait_until(page, "id => document.body.dataset.engineModel === id", model_id)
-    wait_ready(page)
 
 
 def bridge_call(launcher, path: str, body: dict | None = None) -> httpx.Response:
@@ -143,7 +132,7 @@ def test_the_page_chats_with_a_server_and_answers_as_the_openai_client_gets_it(
     page.click("#settings-cancel")
 
     server_id = row.get_attribute("data-server")
-    pick(page, f"remote:{server_id}:{SERVED_NAME}")
+    pick_model(page, f"remote:{server_id}:{SERVED_NAME}")
     assert "Lab server (server)" in page.text_content("#engine-status")
     group = page.evaluate(
         "() => document.querySelector('#model-select option:checked').parentElement.label"
@@ -278,7 +267,7 @@ def test_stop_closes_the_servers_request_at_once(launcher, browser_page, stub):
     page.click("#open-engines")  # the page learns of the new server when Engines change
     page.click("#engines-close")
     page.click("#settings-cancel")
-    pick(page, f"remote:{server_id}:stub-model")
+    pick_model(page, f"remote:{server_id}:stub-model")
     page.fill("#prompt", "Write forever.")
     page.press("#prompt", "Enter")
     answer = page.locator("article.message.assistant").last
@@ -305,7 +294,7 @@ def test_a_long_document_is_summarized_parts_at_once_on_a_server(launcher, brows
     server_id = add_server(launcher, "Batching server", stub.base_url, context_window=512)
     page.reload()
     wait_ready(page)
-    pick(page, f"remote:{server_id}:stub-model")
+    pick_model(page, f"remote:{server_id}:stub-model")
     page.evaluate(RECORD_PROGRESS)
     drop_file(page, "ashford.txt", long_document(words=1400).encode(), "text/plain")
     page.locator("#document-panel[data-state=ready]").wait_for()
@@ -327,7 +316,7 @@ def test_the_local_api_relays_to_the_server(launcher, browser_page, llama_server
     server_id = add_server(launcher, "Lab server", llama_server.base_url, llama_server.key)
     page.reload()
     wait_ready(page)
-    pick(page, f"remote:{server_id}:{SERVED_NAME}")
+    pick_model(page, f"remote:{server_id}:{SERVED_NAME}")
     settings = launcher.settings_file.load()
     messages = [{"role": "user", "content": "What is the capital of France?"}]
     local = openai.OpenAI(

@@ -98,3 +98,15 @@ def ask(page, prompt: str, timeout: float = 120.0, poll: float = 0.05) -> str:
 
 def set_greedy(launcher: Launcher, max_tokens: int = 24) -> None:
     launcher.settings_file.update({"temperature": 0, "max_tokens": max_tokens})
+
+
+def pick_model(page, model_id: str) -> None:
+    """Choose a model in the picker (once it is listed) and wait until it is loaded."""
+    wait_until(
+        page,
+        "id => [...document.querySelectorAll('#model-select option')].some(o => o.value === id)",
+        model_id,
+    )
+    page.select_option("#model-select", model_id)
+    wait_until(page, "id => document.body.dataset.engineModel === id", model_id)
+    wait_ready(page)

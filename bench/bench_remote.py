@@ -1,0 +1,99 @@
+"""A model on an OpenAI-compatible server, through the app vs straight to the server, one run:
+
+    python bench/bench_remote.py [--rounds 5] [--tokens 256] [--words 20000]
+
+The server is llama-cpp-python's (llama.cpp) serving the built-in GGUF on loopback
+(tests/support/openai_servers.py). Decode: the app's window on the server's model vs the official
+openai client streaming the same request from the server, alternating. Then a long document is
+summarized through the app with `remote_parallel` 4 and 1: wall time of each, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import median, side_by_side, window_decode_speed
+
+PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--words", type=int, default=20_000)
+    args = parser.parse_args()
+
+    import openai
+    from playwright.sync_api import sync_playwright
+
+    from desktop_llm.launcher import Launcher
+    from desktop_llm.paths import AppPaths
+    from tests.support.documents import drop_file, long_document, wait_summary
+    from tests.support.openai_servers import SERVED_NAME, LlamaCppServer
+    from tests.support.page import open_app_page, pick_model, wait_ready
+
+    server = LlamaCppServer(n_ctx=4096).start()
+    home = Path(tempfile.mkdtemp(prefix="bench-home-"))
+    os.environ["DESKTOP_LLM_HOME"] = str(home)
+    app = Launcher(AppPaths.from_env(), "browser")
+    app.start_server()
+    app.settings_file.update({"temperature": 0, "max_tokens": args.tokens, "system_prompt": ""})
+    server_id = app.bridge.add_engine("Bench server", server.base_url, server.key, 4096)["id"]
+    client = openai.OpenAI(base_url=server.base_url, api_key=server.key)
+
+    def direct() -> float:
+        stream = client.chat.completions.create(
+            model=SERVED_NAME,
+            messages=[{"role": "user", "content": PROMPT}],
+            temperature=0,
+            max_tokens=args.tokens,
+            stream=True,
+        )
+        first = 0.0
+        tokens = 0
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                tokens += 1
+                first = first or time.perf_counter()
+        return (tokens - 1) / (time.perf_counter() - first)
+
+    with sync_playwright() as driver:
+        page, context = open_app_page(driver, app, home / "profile")
+        wait_ready(page)
+        pick_model(page, f"remote:{server_id}:{SERVED_NAME}")
+        speeds = side_by_side(
+            args.rounds, {"app": lambda: window_decode_speed(page, PROMPT), "direct": direct}
+        )
+        walls = {}
+        for parallel in (4, 1):
+            app.settings_file.update({"remote_parallel": parallel})
+            page.reload()
+            wait_ready(page)
+            drop_file(page, "long.txt", long_document(args.words).encode(), "text/plain")
+            page.locator("#document-panel[data-state=ready]").wait_for()
+            started = time.perf_counter()
+            page.click("#summarize")
+            state, _ = wait_summary(page, timeout=7200)
+            walls[parallel] = time.perf_counter() - started
+            assert state == "done", state
+        context.close()
+    app.server.stop()
+    server.stop()
+    a, d = median(speeds["app"]), median(speeds["direct"])
+    print(f"decode tokens/s, app:    {[round(x, 1) for x in speeds['app']]} median {a:.1f}")
+    print(f"decode tokens/s, direct: {[round(x, 1) for x in speeds['direct']]} median {d:.1f}")
+    print(f"app / direct: {a / d:.3f}  (goal: at least 0.95)")
+    print(f"{args.words}-word summary: 4 parts at once {walls[4]:.0f} s, one at a time "
+          f"{walls[1]:.0f} s, ratio {walls[4] / walls[1]:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
