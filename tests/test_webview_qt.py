@@ -94,6 +94,10 @@ def test_qt_window_opens_and_the_embedded_model_answers(tmp_path, xvfb_display):
         page.wait_until("document.querySelector('article.assistant')?.dataset.state", timeout=120)
         answer = page.evaluate("document.querySelector('article.assistant .answer').innerText")
         assert "Paris" in answer
+        # With llama-cpp-python installed (as in the tests), GGUF models run natively by default,
+        # streamed through the app to the Qt page.
+        status = page.evaluate("document.getElementById('engine-status').textContent")
+        assert "llama.cpp native (CPU)" in status
         # The port is kept for the next launch, so the page's origin (and storage) stays.
         port = json.loads((home / "config" / "settings.json").read_text())["server_port"]
         assert page.evaluate("location.port") == str(port)
@@ -288,3 +292,64 @@ def test_self_test_fails_with_the_reason_when_the_model_is_damaged(tmp_path: Pat
     assert app.returncode == 2, output
     assert "desktop-llm: The built-in model at" in output and "is damaged" in output, output
     assert "Traceback" not in output
+
+
+def test_the_qt_window_answers_from_a_server_added_in_engines(tmp_path, xvfb_display):
+    """A model on an OpenAI-compatible server (the real llama.cpp server, in its own process),
+    chosen as the start model, answers in the Qt window through the app, as the openai client
+    gets it from the server."""
+    import openai
+
+    from desktop_llm.engines.servers import ServerList
+    from desktop_llm.settings import Settings
+    from tests.support.openai_servers import SERVED_NAME, LlamaCppServer
+
+    server = LlamaCppServer().start()
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    added = ServerList(home / "config" / "servers.json").add(
+        "Lab server", server.base_url, server.key
+    )
+    write_settings(home, temperature=0, max_tokens=24, model=f"remote:{added.id}:{SERVED_NAME}")
+    direct = openai.OpenAI(base_url=server.base_url, api_key=server.key)
+    messages = [
+        {"role": "system", "content": Settings().system_prompt},
+        {"role": "user", "content": "What is the capital of France?"},
+    ]
+
+    def asked_directly() -> str:
+        completion = direct.chat.completions.create(
+            model=SERVED_NAME,
+            messages=messages,
+            temperature=0,
+            top_p=Settings().top_p,
+            max_tokens=24,
+        )
+        return completion.choices[0].message.content.strip()
+
+    asked_directly()  # the server's cold and warm greedy answers differ (see test_remote_engines)
+    debug_port = free_port()
+    app = start_app(home, xvfb_display, debug_port, "--host", "webview")
+    page = None
+    try:
+        page = CDPPage(debug_port, "http://127.0.0.1:")
+        page.wait_until("document.body.dataset.engineState === 'ready'", timeout=90)
+        assert "Lab server (server)" in page.evaluate(
+            "document.getElementById('engine-status').textContent"
+        )
+        page.evaluate(
+            "(() => { const p = document.getElementById('prompt');"
+            " p.value = 'What is the capital of France?';"
+            " document.getElementById('composer').requestSubmit(); })()"
+        )
+        page.wait_until("document.querySelector('article.assistant')?.dataset.state", timeout=120)
+        answer = page.evaluate("document.querySelector('article.assistant .answer').innerText")
+        assert answer.strip() == asked_directly()
+        assert server.key not in page.evaluate("document.documentElement.outerHTML")
+    finally:
+        if page:
+            page.close()
+        output = stop(app)
+        server.stop()
+    assert "Traceback" not in output, output
+    assert server.key not in output
