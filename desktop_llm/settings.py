@@ -148,6 +148,18 @@ class Settings:
         "Longest answer (tokens)",
         "Longest answer, in tokens.",
     )
+    frequency_penalty: float = _setting(
+        0.0,
+        _number(-2, 2),
+        "Frequency penalty",
+        "Lowers the chance of a token the more often it has appeared (OpenAI's meaning); 0 is off.",
+    )
+    presence_penalty: float = _setting(
+        0.0,
+        _number(-2, 2),
+        "Presence penalty",
+        "Lowers the chance of any token that has appeared at all (OpenAI's meaning); 0 is off.",
+    )
     context_size: int = _setting(
         2048,
         _number(256, 131072, integer=True),

@@ -333,3 +333,45 @@ def test_the_local_api_relays_to_the_server(launcher, browser_page, llama_server
         model=SERVED_NAME, messages=messages, temperature=0, max_tokens=16
     )
     assert relayed.choices[0].message.content == expected.choices[0].message.content
+
+
+def test_sampling_settings_and_api_penalties_reach_the_server(launcher, browser_page, stub):
+    """The page's chat sends the settings' sampling, penalties included; the local API passes a
+    client's penalties on (through the page, to the server), and refuses ones out of range."""
+    page = browser_page
+    wait_ready(page)
+    launcher.settings_file.update(
+        {
+            "temperature": 0.3,
+            "top_p": 0.8,
+            "max_tokens": 40,
+            "frequency_penalty": 0.5,
+            "presence_penalty": 0.25,
+            "api_enabled": True,
+        }
+    )
+    launcher.bridge.update_settings({})
+    server_id = add_server(launcher, "Stub", stub.base_url)
+    page.reload()
+    wait_ready(page)
+    pick_model(page, f"remote:{server_id}:stub-model")
+    assert ask(page, "Hello?").strip() == "The part is summarized."
+    sent = stub.requests[-1]
+    assert {k: sent[k] for k in ("temperature", "top_p", "max_tokens")} == {
+        "temperature": 0.3, "top_p": 0.8, "max_tokens": 40}  # fmt: skip
+    assert sent["frequency_penalty"] == 0.5 and sent["presence_penalty"] == 0.25
+
+    settings = launcher.settings_file.load()
+    local = openai.OpenAI(
+        base_url=f"http://127.0.0.1:{settings.api_port}/v1",
+        api_key=settings.api_key,
+        max_retries=0,
+    )
+    messages = [{"role": "user", "content": "Hi"}]
+    local.chat.completions.create(
+        model="any", messages=messages, frequency_penalty=1.2, presence_penalty=-0.5
+    )
+    assert stub.requests[-1]["frequency_penalty"] == 1.2
+    assert stub.requests[-1]["presence_penalty"] == -0.5
+    with pytest.raises(openai.BadRequestError, match="frequency_penalty"):
+        local.chat.completions.create(model="any", messages=messages, frequency_penalty=3)

@@ -206,7 +206,12 @@ def _validate(payload: Any) -> JSONResponse | None:
             return error(
                 400, f"messages[{i}].content must be text.", param=f"messages[{i}].content"
             )
-    for name, low, high in (("temperature", 0, 2), ("top_p", 0, 1)):
+    for name, low, high in (
+        ("temperature", 0, 2),
+        ("top_p", 0, 1),
+        ("frequency_penalty", -2, 2),
+        ("presence_penalty", -2, 2),
+    ):
         value = payload.get(name)
         if value is not None and (not isinstance(value, (int, float)) or not low <= value <= high):
             return error(400, f"'{name}' must be a number from {low} to {high}.", param=name)
@@ -252,6 +257,8 @@ def _engine_params(payload: dict[str, Any]) -> dict[str, Any]:
         ],
         "temperature": payload.get("temperature", 1.0),
         "top_p": payload.get("top_p", 1.0),
+        "frequency_penalty": payload.get("frequency_penalty", 0),
+        "presence_penalty": payload.get("presence_penalty", 0),
         "max_tokens": payload.get("max_completion_tokens", payload.get("max_tokens")),
         "stop": [stop] if isinstance(stop, str) else (stop or []),
         "seed": payload.get("seed"),

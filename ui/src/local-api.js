@@ -48,7 +48,10 @@ export class LocalApiWorker {
     };
     try {
       await engine.reset(); // a fresh conversation: the request carries its whole history
-      const options = { temperature: job.temperature, top_p: job.top_p, max_tokens: maxTokens };
+      const options = {
+        temperature: job.temperature, top_p: job.top_p, max_tokens: maxTokens,
+        frequency_penalty: job.frequency_penalty, presence_penalty: job.presence_penalty,
+      };
       let stopped = false;
       for await (const piece of engine.stream(job.messages, options, controller.signal)) {
         // After a stop string the engine is told to stop; its last pieces are dropped. (The loop

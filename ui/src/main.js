@@ -213,9 +213,10 @@ async function send() {
   if (!text || !state.engine || chat.busy) return;
   ui.prompt.value = '';
   setBusy(true);
-  const { temperature, top_p, max_tokens, system_prompt } = state.settings;
-  const stats = await withEngine(
-    () => chat.ask(text, state.engine, { temperature, top_p, max_tokens, system_prompt }));
+  const { temperature, top_p, max_tokens, system_prompt, frequency_penalty, presence_penalty } = state.settings;
+  const stats = await withEngine(() => chat.ask(text, state.engine, {
+    temperature, top_p, max_tokens, system_prompt, frequency_penalty, presence_penalty,
+  }));
   setBusy(false);
   ui.stats.textContent = describeStats(stats);
   ui.prompt.focus();

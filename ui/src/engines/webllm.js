@@ -47,6 +47,8 @@ export class WebLLMEngine {
         temperature: options.temperature,
         top_p: options.top_p,
         max_tokens: options.max_tokens,
+        frequency_penalty: options.frequency_penalty || 0,
+        presence_penalty: options.presence_penalty || 0,
         stream_options: { include_usage: true },
       });
       for await (const chunk of chunks) {

@@ -51,9 +51,11 @@ export class WllamaEngine {
 
   async *complete(messages, options, signal) {
     const w = this.wllama;
-    const sampling = options.temperature === 0
-      ? { temp: 0 }
-      : { temp: options.temperature, top_p: options.top_p };
+    const sampling = {
+      ...(options.temperature === 0 ? { temp: 0 } : { temp: options.temperature, top_p: options.top_p }),
+      penalty_freq: options.frequency_penalty || 0,
+      penalty_present: options.presence_penalty || 0,
+    };
     await w.samplingInit(sampling);
     let tokens = await w.tokenize(await w.formatChat(messages, true), true);
     if (w.mustAddBosToken() && tokens[0] !== w.getBOS()) tokens.unshift(w.getBOS());
