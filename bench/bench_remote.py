@@ -77,7 +77,9 @@ def main() -> None:
             app.settings_file.update({"remote_parallel": parallel})
             page.reload()
             wait_ready(page)
-            drop_file(page, "long.txt", long_document(args.words).encode(), "text/plain")
+            # A document of its own per run: the server's prompt cache must not favour either.
+            text = f"Copy {parallel}.\n\n{long_document(args.words)}"
+            drop_file(page, "long.txt", text.encode(), "text/plain")
             page.locator("#document-panel[data-state=ready]").wait_for()
             started = time.perf_counter()
             page.click("#summarize")
