@@ -363,13 +363,19 @@ class SettingsFile:
         return Settings()
 
     def _write_atomically(self, settings: Settings) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(settings.to_dict(), out, indent=2)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomically(self.path, settings.to_dict(), ".settings-")
+
+
+def write_json_atomically(path: Path, data: Any, prefix: str) -> None:
+    """JSON to a temporary file beside `path` (mkstemp: mode 0600), flushed to disk, that then
+    replaces `path`: a crash leaves the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

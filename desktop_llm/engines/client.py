@@ -27,6 +27,10 @@ DEFAULT_CONTEXT = 4096  # when neither the server nor the user says
 SAMPLING = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty", "seed")
 
 
+# Which of count_tokens' endpoints a server answered, by base URL (len(attempts): none).
+_tokenize_route: dict[str, int] = {}
+
+
 class RemoteError(Exception):
     """One sentence for the user; `status` for the bridge's answer."""
 
@@ -190,22 +194,31 @@ def count_tokens(server: RemoteServer, model: str, text: str) -> tuple[int, bool
         (f"{root}/extras/tokenize/count", {"input": text, "model": model}, "count"),
         (f"{root}/tokenize", {"content": text, "model": model, "prompt": text}, "tokens"),
     )
+    # Splitting a document asks once per paragraph: the endpoint that answered is remembered
+    # per server, so each later count is one request (or none, where the server has none).
+    known = _tokenize_route.get(server.base_url)
+    tried = attempts if known is None else attempts[known : known + 1]
     try:
         with httpx.Client(timeout=httpx.Timeout(LIST_TIMEOUT, connect=CONNECT_TIMEOUT)) as http:
-            for url, body, key in attempts:
+            for url, body, key in tried:
                 response = http.post(url, json=body, headers=_headers(server))
                 if response.status_code != 200:
                     continue
                 try:
                     value = response.json()
                     if key == "tokens" and isinstance(value.get("count"), int):
-                        return value["count"], True
-                    found = value[key]
-                    return (len(found) if isinstance(found, list) else int(found)), True
+                        count = value["count"]
+                    else:
+                        found = value[key]
+                        count = len(found) if isinstance(found, list) else int(found)
                 except (ValueError, KeyError, TypeError):
                     continue
+                _tokenize_route[server.base_url] = attempts.index((url, body, key))
+                return count, True
     except httpx.HTTPError as exc:
         raise explain_failure(server, exc) from exc
+    if known is None:
+        _tokenize_route[server.base_url] = len(attempts)  # none: estimate from now on
     return math.ceil(len(text.encode("utf-8")) / 3), False
 
 

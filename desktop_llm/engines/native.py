@@ -17,8 +17,12 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop_llm.engines.servers import RemoteServer
+
+if TYPE_CHECKING:
+    from desktop_llm.server import ThreadedServer
 
 NATIVE_ID = "native"
 
@@ -53,7 +57,7 @@ class NativeEngine:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._server: object | None = None  # a server.ThreadedServer
+        self._server: ThreadedServer | None = None
         self._loaded: _Loaded | None = None
         self._key = secrets.token_urlsafe(24)
 
@@ -64,7 +68,7 @@ class NativeEngine:
     def server(self) -> RemoteServer | None:
         if self._server is None:
             return None
-        port = self._server.port  # type: ignore[attr-defined]
+        port = self._server.port
         return RemoteServer(
             id=NATIVE_ID,
             name="Native CPU engine",
@@ -123,7 +127,7 @@ class NativeEngine:
 
     def _stop(self) -> None:
         if self._server is not None:
-            self._server.stop()  # type: ignore[attr-defined]
+            self._server.stop()
             self._server = None
         if self._loaded is not None:
             from llama_cpp.server import app as served

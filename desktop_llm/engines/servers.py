@@ -10,15 +10,15 @@ under a file lock, like settings.json. The page never sees a key, only whether o
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from filelock import FileLock
+
+from desktop_llm.settings import write_json_atomically
 
 MAX_SERVERS = 32
 
@@ -151,13 +151,4 @@ class ServerList:
         return self._lock
 
     def _write(self, servers: list[RemoteServer]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".servers-", suffix=".tmp", dir=self.path.parent)
-        try:  # mkstemp makes the file 0600
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({"servers": [asdict(s) for s in servers]}, out, indent=2)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomically(self.path, {"servers": [asdict(s) for s in servers]}, ".servers-")
