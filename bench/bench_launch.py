@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import median, tree_pss_mb
 from tests.cdp import CDPPage
-from tests.xvfb import virtual_display
+from tests.support.xvfb import virtual_display
 
 
 def free_port() -> int:

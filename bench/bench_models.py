@@ -271,7 +271,7 @@ def bench_profile_growth() -> None:
     from desktop_llm.models import catalog
     from desktop_llm.paths import AppPaths
     from tests.support.offline import CPU_ID, folder_size, self_test
-    from tests.xvfb import virtual_display
+    from tests.support.xvfb import virtual_display
 
     work = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     hub = Hub(work / "hub").start()

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_launch import SOURCE_COMMAND, one_launch  # noqa: E402
 from bench.common import median, side_by_side  # noqa: E402
-from tests.xvfb import virtual_display  # noqa: E402
+from tests.support.xvfb import virtual_display  # noqa: E402
 
 # Parts of the bundle worth naming, by path prefix inside _internal/.
 PARTS = {

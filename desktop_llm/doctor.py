@@ -16,6 +16,7 @@ from typing import Any
 
 from desktop_llm import __version__
 from desktop_llm.constants import BROWSER_CANDIDATES
+from desktop_llm.hosts.base import missing_display
 from desktop_llm.hosts.browser import find_browser
 from desktop_llm.hosts.webview import webview_available
 from desktop_llm.models.store import ModelStore
@@ -36,6 +37,7 @@ def collect(paths: AppPaths) -> dict[str, Any]:
             "machine": platform.machine(),
         },
         "host_setting": settings.host,
+        "display": missing_display(),
         "webview": _webview_facts(),
         "browsers": _browsers(settings.browser),
         "disk": _disk(paths.data),
@@ -49,6 +51,13 @@ def collect(paths: AppPaths) -> dict[str, Any]:
 
 def problems(facts: dict[str, Any]) -> list[dict[str, str]]:
     found = []
+    if facts.get("display"):
+        found.append(
+            {
+                "problem": facts["display"],
+                "fix": "Run the app where a desktop is shown; `desktop-llm doctor` works anywhere.",
+            }
+        )
     if not facts["webview"]["available"]:
         found.append(
             {

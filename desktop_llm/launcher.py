@@ -13,7 +13,7 @@ from typing import Any
 from desktop_llm.bridge import Bridge
 from desktop_llm.constants import UI_DIST_DIR
 from desktop_llm.history import HistoryError, open_history
-from desktop_llm.hosts.base import Host
+from desktop_llm.hosts.base import Host, missing_display
 from desktop_llm.hosts.browser import BrowserHost, find_browser
 from desktop_llm.hosts.webview import WebviewHost, webview_available
 from desktop_llm.local_api.server import create_api_app
@@ -133,6 +133,10 @@ class Launcher:
         host = self._host
         return host.take_dropped_paths(names) if host is not None else None
 
+    def copy_text(self, text: str) -> bool | None:
+        host = self._host
+        return host.copy_text(text) if host is not None else None
+
     def self_test_finished(self) -> None:
         if self.self_test:
             self._after(0.2, self.quit)
@@ -156,6 +160,9 @@ class Launcher:
             host.close()
 
     def run(self) -> int:
+        problem = missing_display()
+        if problem:
+            raise LaunchError(problem)
         server = self.start_server()
         self._quit_on_termination_signals()
         if self.self_test:

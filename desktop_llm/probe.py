@@ -41,7 +41,7 @@ def probe_windows(paths: AppPaths, facts: dict[str, Any]) -> None:
                     ).as_uri(),
                 ],
             )
-        if facts["webview"]["available"]:
+        if facts["webview"]["available"] and not facts["display"]:
             facts["webgpu"]["webview"] = _probe(
                 launcher,
                 "webview",

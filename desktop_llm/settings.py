@@ -90,6 +90,10 @@ def _port(value: Any) -> str | None:
     return _number(1024, 65535, integer=True)(value)
 
 
+def _model_id(value: Any) -> str | None:
+    return _text(200)(value)
+
+
 def _api_key(value: Any) -> str | None:
     problem = _text(200)(value)
     if problem is None and value and (len(value) < 16 or not value.isprintable() or " " in value):
@@ -97,7 +101,8 @@ def _api_key(value: Any) -> str | None:
     return problem
 
 
-_described(_api_key, type="text", max_length=200)
+_described(_model_id, type="model", max_length=200)  # the panel lists the models there are
+_described(_api_key, type="secret", max_length=200)
 _described(_flags, type="flags")
 _described(_boolean, type="boolean")
 _described(_port, type="integer", min=0, max=65535, readonly=True)
@@ -116,7 +121,7 @@ def _setting(default: Any, check: Check, label: str, doc: str, file_only: bool =
 @dataclass(frozen=True)
 class Settings:
     model: str = _setting(
-        EMBEDDED_MODEL_ID, _text(200), "Model at start", "The model the app loads at start."
+        EMBEDDED_MODEL_ID, _model_id, "Model at start", "The model the app loads at start."
     )
     host: str = _setting(
         "auto", _choice("auto", "webview", "browser"), "Window", "Which window shows the app."
@@ -153,6 +158,13 @@ class Settings:
         _number(-2, 2),
         "Frequency penalty",
         "Lowers the chance of a token the more often it has appeared (OpenAI's meaning); 0 is off.",
+    )
+    summary_frequency_penalty: float = _setting(
+        0.3,
+        _number(0, 2),
+        "Summary repetition penalty",
+        "The frequency penalty summaries use, so a greedy summary does not repeat itself; "
+        "0 is off.",
     )
     presence_penalty: float = _setting(
         0.0,
@@ -208,7 +220,8 @@ class Settings:
         "",
         _api_key,
         "Local API key",
-        "The key programs must send (16 characters or more); made when enabled.",
+        "The key programs must send (16 characters or more); one is made for you when the "
+        "Local API is first turned on.",
     )
     log_content: bool = _setting(
         False,
@@ -276,6 +289,7 @@ def reference_markdown() -> str:
             "choice": " / ".join(f"`{c}`" for c in spec.get("choices", [])),
             "boolean": "`true` / `false`",
             "flags": "a list of flags",
+            "model": "a model id (`desktop-llm models list`)",
         }.get(spec["type"])
         if allowed is None and "min" in spec:
             allowed = f"{spec['min']} to {spec['max']}"

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from desktop_llm.launcher import Launcher
 from tests.support.page import ask, open_app_page, set_greedy, wait_ready, wait_until
-from tests.xvfb import virtual_display
+from tests.support.xvfb import virtual_display
 
 
 def sidebar_titles(page) -> list[str]:
@@ -24,7 +26,7 @@ def sidebar_titles(page) -> list[str]:
 def test_history_keeps_searches_renames_exports_and_deletes(launcher, browser_page):
     set_greedy(launcher, max_tokens=8)
     page = browser_page
-    page.on("dialog", lambda dialog: dialog.accept())
+    page.on("dialog", lambda dialog: pytest.fail(f"a browser dialog: {dialog.message}"))
     page.reload()
     wait_ready(page)
     first = ask(page, "Tell me about penguins")
@@ -44,6 +46,8 @@ def test_history_keeps_searches_renames_exports_and_deletes(launcher, browser_pa
     page.fill("#history-search", "volcano")
     wait_until(page, "() => document.querySelectorAll('#history-list li').length === 1")
     assert sidebar_titles(page) == ["Tell me about volcanoes"]
+    page.fill("#history-search", "walrus")
+    page.locator(".history-empty", has_text="No conversation mentions “walrus”").wait_for()
     page.fill("#history-search", "")
     wait_until(page, "() => document.querySelectorAll('#history-list li').length === 2")
 
@@ -59,8 +63,23 @@ def test_history_keeps_searches_renames_exports_and_deletes(launcher, browser_pa
     exported = Path(download.value.path()).read_text()
     assert exported.startswith("# Birds of the south")
     assert "## You\n\nTell me about penguins" in exported
+    # The export says where it went.
+    page.locator(
+        "#banners [data-kind=notice]", has_text="Downloaded as Birds of the south.md"
+    ).wait_for()
 
-    page.locator("#history-list li", has_text="volcanoes").locator(".delete").click()
+    # Icons are drawn by the app (no emoji font needed), and named for screen readers.
+    delete = page.locator("#history-list li", has_text="volcanoes").locator(".delete")
+    assert delete.locator("svg").count() == 1 and delete.inner_text().strip() == ""
+    assert delete.get_attribute("aria-label") == "Delete"
+    # Delete asks in the app's own dialog; Cancel keeps the conversation.
+    delete.click()
+    page.locator("#confirm-dialog[open]", has_text="Delete “Tell me about volcanoes”?").wait_for()
+    page.click("#confirm-cancel")
+    page.wait_for_timeout(300)
+    assert len(launcher.bridge.history.list()) == 2
+    delete.click()
+    page.click("#confirm-dialog[open] #confirm-ok")
     wait_until(page, "() => document.querySelectorAll('#history-list li').length === 1")
     assert [c["title"] for c in launcher.bridge.history.list()] == ["Birds of the south"]
 
@@ -125,8 +144,8 @@ def test_settings_panel_refuses_invalid_values_and_keeps_valid_ones(
         open_settings(page2)
         assert page2.input_value("[data-field=max_tokens] input") == "300"
         assert page2.evaluate("document.documentElement.dataset.theme") == "dark"
-        page2.on("dialog", lambda dialog: dialog.accept())
         page2.click("#settings-reset")
+        page2.click("#confirm-dialog[open] #confirm-ok")
         wait_until(page2, "() => !document.getElementById('settings-dialog').open")
         reset = json.loads(app_home.settings_file.read_text())
         assert reset["max_tokens"] == 512 and reset["server_port"] == again.server.port
@@ -140,6 +159,17 @@ def test_turning_on_the_local_api_shows_its_address_and_key_at_once(launcher, br
     wait_ready(page)
     open_settings(page)
     assert "Local API is off" in page.inner_text("#api-details")
+    # What the app chooses itself is shown as text, not as a box to type in.
+    assert page.locator("[data-field=api_port] input").count() == 0
+    assert "not chosen yet" in page.inner_text("[data-field=api_port] output")
+    assert page.get_attribute("[data-field=api_key] input", "placeholder").startswith(
+        "made for you"
+    )
+    # The model to start with is picked from the models there are, by name.
+    options = page.eval_on_selector_all(
+        "[data-field=model] select option", "os => os.map(o => [o.value, o.textContent])"
+    )
+    assert options == [["smollm2-135m-instruct-q4_1", "SmolLM2 135M Instruct (Q4_1, built in)"]]
     page.check("[data-field=api_enabled] input")
     page.click("#settings-save")
     wait_until(page, "() => document.getElementById('settings-message').textContent")
@@ -147,6 +177,7 @@ def test_turning_on_the_local_api_shows_its_address_and_key_at_once(launcher, br
     settings = launcher.settings_file.load()
     assert settings.api_enabled and settings.api_key.startswith("dllm-") and settings.api_port
     assert f"base URL http://127.0.0.1:{settings.api_port}/v1" in details
+    assert page.inner_text("[data-field=api_port] output") == str(settings.api_port)
     assert settings.api_key in details
     # The fields now show the key and port the app chose, so saving again keeps them.
     assert page.input_value("[data-field=api_key] input") == settings.api_key
@@ -200,6 +231,27 @@ def test_doctor_reports_both_windows_and_the_verified_model(tmp_path):
     assert facts["browsers"]["chosen"]
     assert "WebGPU in the browser: google swiftshader" in text
     assert "verified" in text
+
+
+def test_without_a_display_the_app_says_so_and_the_doctor_reports_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(DESKTOP_LLM_HOME=str(tmp_path / "home"), LANG="C.UTF-8")
+    app = subprocess.run(
+        [sys.executable, "-m", "desktop_llm"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert app.returncode == 2
+    assert app.stderr.strip().startswith("desktop-llm: No display found:")
+    assert "Reinstalling" not in app.stderr and "qt.qpa" not in app.stderr
+    doctor = subprocess.run(
+        [sys.executable, "-m", "desktop_llm", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert doctor.returncode == 0
+    assert "No problems found" not in doctor.stdout
+    assert "- No display found:" in doctor.stdout
 
 
 def test_an_answer_stays_in_the_conversation_it_was_asked_in(launcher, browser_page):

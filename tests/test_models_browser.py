@@ -99,8 +99,8 @@ def test_downloaded_gguf_model_answers_with_no_request_leaving_loopback(
     assert row(page, F32_ID).locator("button", has_text="Cancel").is_visible()
     installed = page.locator(f"#models-installed li[data-id='{F32_ID}']")
     installed.wait_for(timeout=60_000)
-    page.once("dialog", lambda dialog: dialog.accept())
     installed.locator("button", has_text="Delete").click()
+    page.click("#confirm-dialog[open] #confirm-ok")
     wait_until(
         page, "() => document.querySelector('#models-message').textContent.includes('freed')"
     )

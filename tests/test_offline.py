@@ -16,7 +16,7 @@ from desktop_llm.models.download import Download
 from desktop_llm.models.store import ModelStore
 from desktop_llm.paths import AppPaths
 from tests.support.offline import CPU_ID, folder_size, self_test
-from tests.xvfb import virtual_display
+from tests.support.xvfb import virtual_display
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ import pytest
 from desktop_llm import __version__
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.models import catalog
-from tests.xvfb import virtual_display
+from tests.support.xvfb import virtual_display
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "desktop-llm"

@@ -20,7 +20,7 @@ from desktop_llm.hosts.browser import BrowserHost, RefusedFlag, browser_flags
 from desktop_llm.logs import setup_logging
 from desktop_llm.settings import SettingsError
 from tests.support.page import CHROMIUM, QUIET_CHROMIUM
-from tests.xvfb import virtual_display
+from tests.support.xvfb import virtual_display
 
 
 def session(launcher) -> httpx.Client:

@@ -12,6 +12,8 @@ from tests.support.documents import (
     RECORD_PROGRESS,
     STORY,
     drop_file,
+    drop_files,
+    drop_large_file,
     long_document,
     make_pdf,
     wait_summary,
@@ -83,12 +85,15 @@ def test_dropped_text_is_summarized(ready_page):
         ("photo.txt", bytes(range(256)) * 64, "not text"),
         ("empty.txt", b"", "is empty"),
         ("tool.exe", b"MZ\x90\x00\x03", "not a document type"),
-        ("huge.txt", b"a" * (50 * 1024 * 1024 + 1), "MB; documents up to"),
+        ("huge.txt", 50 * 1024 * 1024 + 1, "MB; documents up to"),
     ],
 )
 def test_bad_files_get_a_clear_sentence_and_the_app_keeps_working(ready_page, name, data, message):
     page = ready_page
-    drop_file(page, name, data)
+    if isinstance(data, int):
+        drop_large_file(page, name, data)
+    else:
+        drop_file(page, name, data)
     page.locator("#document-panel[data-state=error]").wait_for()
     assert message in page.inner_text("#document-error")
     assert name in page.inner_text("#document-error")
@@ -166,3 +171,46 @@ def test_stop_acts_at_once_and_keeps_only_the_finished_parts(launcher, small_con
     (record,) = launcher.bridge.history.list()
     messages = launcher.bridge.history.get(record["id"], with_messages=True)["messages"]
     assert messages[-1]["content"].strip().startswith("**Part 1.**")
+
+
+def test_three_dropped_files_wait_their_turn_and_are_summarized_each(launcher, ready_page):
+    page = ready_page
+    notes = [
+        ("mill.txt", "The mill on the river ground wheat for the village from 1850 to 1960."),
+        ("bridge.txt", "The stone bridge was built in 1820 and widened for cars in 1931."),
+        ("market.txt", "The Saturday market has sold cheese, bread and apples since 1700."),
+    ]
+    drop_files(page, [(name, text.encode(), "text/plain") for name, text in notes])
+    page.locator("#document-panel[data-state=ready]").wait_for()
+    assert page.inner_text("#document-name") == "mill.txt"
+    page.locator("#document-queue", has_text="2 more waiting: bridge.txt, market.txt").wait_for()
+    page.select_option("#document-form select[name=length]", "short")
+    page.click("#summarize-all")
+    wait_until(
+        page,
+        "() => document.body.dataset.generating !== 'true'"
+        " && document.getElementById('document-panel').hidden"
+        " && document.getElementById('history-list').children.length === 3",
+        timeout=300,
+    )
+    kept = sorted(c["document_name"] for c in launcher.bridge.history.list())
+    assert kept == ["bridge.txt", "market.txt", "mill.txt"]
+    for conversation in launcher.bridge.history.list():
+        messages = launcher.bridge.history.get(conversation["id"], with_messages=True)["messages"]
+        assert messages[-1]["role"] == "assistant" and messages[-1]["content"].strip()
+
+
+def test_text_without_spaces_is_measured_in_characters_and_by_the_models_tokenizer(ready_page):
+    page = ready_page
+    chinese = "北京是中国的首都\uff0c也是一座有三千多年历史的城市。" * 20  # with a full-width comma
+    page.evaluate(DROP_TEXT, chinese)
+    page.locator("#document-panel[data-state=ready]").wait_for()
+    wait_until(page, "() => document.getElementById('document-stats').dataset.tokens")
+    stats = page.inner_text("#document-stats")
+    assert stats.startswith(f"{len(chinese):,} characters")
+    assert "words" not in stats
+    # The count is the model's own (its tokenizer splits Chinese into about a token per
+    # character or more), not the guess of 4 characters per token the panel showed first.
+    counted = int(page.get_attribute("#document-stats", "data-tokens"))
+    assert counted >= len(chinese) * 0.8
+    assert f"{counted:,} tokens for SmolLM2 135M Instruct" in stats

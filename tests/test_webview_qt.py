@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cdp import CDPPage
-from tests.xvfb import virtual_display
+from tests.support.xvfb import virtual_display
 
 
 def free_port() -> int:

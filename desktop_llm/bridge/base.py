@@ -44,6 +44,9 @@ class HostControl(Protocol):
     def take_dropped_paths(self, names: list[str]) -> list[str] | None:
         """Full paths of files just dropped on the window; None: the window cannot tell."""
 
+    def copy_text(self, text: str) -> bool | None:
+        """Put text on the system clipboard; None: the window's page can do it itself."""
+
     def self_test_finished(self) -> None:
         """The self-test page has reported; the window may close."""
 

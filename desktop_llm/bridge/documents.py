@@ -61,9 +61,21 @@ class DocumentsBridge(BridgeState):
             raise BridgeError(f"Could not save to {path}: {exc.strerror}.", 500) from exc
         return {"saved": path}
 
+    def copy_text(self, text: str) -> dict[str, Any]:
+        """The page's Copy buttons, where the window gives the page no clipboard (Qt's)."""
+        if not isinstance(text, str):
+            raise BridgeError("text must be text", field_name="text")
+        copied = self.hosts.copy_text(text)
+        if copied is None:
+            raise BridgeError("This window's page copies by itself.", 501)
+        if not copied:
+            raise BridgeError("The clipboard did not take the text.", 500)
+        return {"copied": len(text)}
+
 
 ROUTES = (
     BridgeRoute("documents/open", "open_documents", body_as=None),
     BridgeRoute("documents/dropped", "dropped_documents", body_as=None),
     BridgeRoute("save-text", "save_text", body_as=None),
+    BridgeRoute("clipboard", "copy_text", body_as=None),
 )

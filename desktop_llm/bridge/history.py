@@ -10,7 +10,7 @@ from desktop_llm.bridge.base import BridgeError, BridgeRoute, BridgeState
 from desktop_llm.history import HistoryError
 
 log = logging.getLogger(__name__)
-SAMPLING = ("temperature", "top_p", "max_tokens")
+SAMPLING = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty")
 
 
 class HistoryBridge(BridgeState):
@@ -32,7 +32,7 @@ class HistoryBridge(BridgeState):
         sampling: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """`sampling`: the options the page's answers use (a summary's are its own); without
-        it, the settings' temperature, top_p and max_tokens."""
+        it, the settings' (SAMPLING)."""
         settings = self.settings_file.load()
         used = {k: getattr(settings, k) for k in SAMPLING}
         if sampling is not None:
@@ -41,7 +41,7 @@ class HistoryBridge(BridgeState):
                 for k, v in sampling.items()
             ):
                 raise BridgeError(
-                    "sampling must map temperature, top_p and max_tokens to numbers",
+                    f"sampling must map some of {', '.join(SAMPLING)} to numbers",
                     field_name="sampling",
                 )
             used.update(sampling)

@@ -157,6 +157,9 @@ class BrowserHost:
     def take_dropped_paths(self, names: list[str]) -> list[str] | None:
         return None  # the page sends the dropped files' bytes instead
 
+    def copy_text(self, text: str) -> bool | None:
+        return None  # the browser gives the page its clipboard
+
 
 def private_folder(folder: Path) -> Path:
     """Make `folder` (and its missing parents) and keep it to this user alone (POSIX)."""

@@ -53,6 +53,7 @@ class WebviewHost:
         self.storage = storage
         self.hidden = hidden
         self._window: Any = None
+        self._clipboard: _QtClipboard | None = None
 
     def run(self, url: str) -> None:
         import webview
@@ -65,6 +66,8 @@ class WebviewHost:
             APP_NAME, url, width=1100, height=700, min_size=(520, 420), hidden=self.hidden
         )
         _record_dropped_paths()
+        if system == "Linux":
+            self._clipboard = _QtClipboard()
         webview.start(gui=_GUI.get(system), private_mode=False, storage_path=str(self.storage))
         self._window = None
 
@@ -130,6 +133,48 @@ class WebviewHost:
                 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
             _merge_pywebview_flags(env_name)
             _keep_qt_files_under(self.storage)
+
+    def copy_text(self, text: str) -> bool | None:
+        # QtWebEngine gives the page no clipboard (its permission request goes unanswered);
+        # WebView2 and WKWebView let the page copy on a click.
+        return self._clipboard.copy(text) if self._clipboard is not None else None
+
+
+class _QtClipboard:
+    """Qt's clipboard, set on the GUI thread from the bridge's threads. Made before
+    webview.start, on the thread that then runs Qt's event loop."""
+
+    TIMEOUT = 5.0
+
+    def __init__(self) -> None:
+        import threading
+
+        from qtpy.QtCore import QObject, Signal, Slot
+        from qtpy.QtWidgets import QApplication
+
+        class Relay(QObject):
+            copy_requested = Signal(str)
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.done = threading.Event()
+                self.copy_requested.connect(self.copy)  # queued: the emitter is another thread
+
+            @Slot(str)
+            def copy(self, text: str) -> None:
+                clipboard = QApplication.clipboard()
+                if clipboard is not None:
+                    clipboard.setText(text)
+                    self.done.set()
+
+        self._relay = Relay()
+        self._lock = threading.Lock()
+
+    def copy(self, text: str) -> bool:
+        with self._lock:
+            self._relay.done.clear()
+            self._relay.copy_requested.emit(text)
+            return self._relay.done.wait(self.TIMEOUT)
 
 
 def _record_dropped_paths() -> None:

@@ -35,10 +35,14 @@ def make_docx(paragraphs: list[str]) -> bytes:
     return out.getvalue()
 
 
-DROP_FILE = """async ([name, b64, type]) => {
-    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+DROP_FILES = """async (files) => {
     const data = new DataTransfer();
-    data.items.add(new File([bytes], name, {type}));
+    for (const {name, b64, type, repeat} of files) {
+        // repeat: a large file made in the page, instead of sent through the driver as base64.
+        const bytes = repeat ? new Uint8Array(repeat.size).fill(repeat.byte)
+                             : Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+        data.items.add(new File([bytes], name, {type}));
+    }
     for (const kind of ['dragenter', 'dragover', 'drop'])
         document.body.dispatchEvent(new DragEvent(kind, {dataTransfer: data, bubbles: true}));
 }"""
@@ -61,7 +65,22 @@ STORY = (
 
 
 def drop_file(page, name: str, data: bytes, mime: str = "application/octet-stream") -> None:
-    page.evaluate(DROP_FILE, [name, base64.b64encode(data).decode(), mime])
+    drop_files(page, [(name, data, mime)])
+
+
+def drop_files(page, files: list[tuple[str, bytes, str]]) -> None:
+    """Drop several files at once, as a user dropping a selection from a file manager."""
+    page.evaluate(
+        DROP_FILES,
+        [{"name": n, "b64": base64.b64encode(d).decode(), "type": t} for n, d, t in files],
+    )
+
+
+def drop_large_file(page, name: str, size: int, byte: int = ord("a")) -> None:
+    """Drop a file of `size` copies of one byte, made in the page."""
+    page.evaluate(
+        DROP_FILES, [{"name": name, "type": "text/plain", "repeat": {"size": size, "byte": byte}}]
+    )
 
 
 def wait_summary(page, timeout: float = 300):

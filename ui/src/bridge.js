@@ -47,6 +47,7 @@ export const bridge = {
   openDocuments: () => call('POST', 'documents/open', {}),
   droppedDocuments: (names) => call('POST', 'documents/dropped', { names }),
   saveText: (suggested_name, text) => call('POST', 'save-text', { suggested_name, text }),
+  copyText: (text) => call('POST', 'clipboard', { text }),
 
   resetSettings: () => call('POST', 'settings/reset', {}),
   openFolder: (which) => call('POST', 'open-folder', { which }),

@@ -2,6 +2,8 @@
 import { StreamingMarkdown, renderMarkdown } from './markdown.js';
 import { isAbort } from './engines/errors.js';
 import { untilStopped } from './stopping.js';
+import { copyText } from './clipboard.js';
+import { announce } from './announce.js';
 
 export class Chat {
   constructor(list, emptyState, onMessage = () => {}) {
@@ -124,6 +126,7 @@ export class Chat {
     }
     if (failure) this.addNote(bubble, `The engine failed: ${String(failure.message || failure)}`);
     else if (stopped) this.addNote(bubble, 'Stopped.');
+    announce(failure ? `The engine failed: ${String(failure.message || failure)}` : `${stopped ? 'Stopped. ' : ''}${answer}`);
     this.addCopyButton(bubble, answer);
     const decodeSeconds = firstAt ? (ended - firstAt) / 1000 : 0;
     return {
@@ -199,6 +202,7 @@ export class Chat {
         ? `Stopped after ${result?.done ?? 0} of ${result?.parts ?? '?'} parts.`
         : result.parts > 1 ? `Summarized in ${result.parts} parts.` : '';
     const summary = result?.summary || '';
+    announce([progress.textContent, summary].filter(Boolean).join(' '));
     if (summary) {
       this.messages.push({ role: 'user', content: describeRequest });
       this.messages.push({ role: 'assistant', content: summary });
@@ -212,7 +216,7 @@ export class Chat {
       save.addEventListener('click', () => onSave(summary, save));
       bubble.append(save);
     }
-    return result;
+    return bubble.dataset.state; // done, stopped or failed
   }
 
   addBubble(role) {
@@ -237,15 +241,7 @@ export class Chat {
     button.type = 'button';
     button.className = 'copy';
     button.textContent = 'Copy';
-    button.addEventListener('click', async () => {
-      try {
-        await navigator.clipboard.writeText(text);
-        button.textContent = 'Copied';
-      } catch {
-        button.textContent = 'Copy failed';
-      }
-      setTimeout(() => { button.textContent = 'Copy'; }, 1500);
-    });
+    button.addEventListener('click', () => copyText(text, button));
     bubble.append(button);
   }
 }

@@ -119,3 +119,16 @@ export async function saveMarkdownFile(fileName, text) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
   return fileName;
 }
+
+// Han, kana, hangul: scripts written without spaces between words, so counting "words" by spaces
+// says nothing about their length (a Chinese article is "1 word").
+const SPACELESS_SCRIPT = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/gu;
+
+/** The document's length as a reader would count it: words, or characters for CJK text. */
+export function describeLength(doc) {
+  const text = doc.text || '';
+  let spaceless = 0;
+  for (const _ of text.matchAll(SPACELESS_SCRIPT)) spaceless += 1;
+  if (spaceless > text.length * 0.2) return `${text.length.toLocaleString()} characters`;
+  return `${doc.words.toLocaleString()} ${doc.words === 1 ? 'word' : 'words'}`;
+}

@@ -1,8 +1,11 @@
 // The sidebar: conversations kept by Python (SQLite), with search, rename, delete and export.
 import { bridge } from './bridge.js';
+import { confirmAction } from './confirm.js';
+import { icon } from './icons.js';
 
 export class HistorySidebar {
-  constructor({ list, search, onOpen, onExport, beforeSwitch = async () => {} }) {
+  constructor({ list, search, onOpen, onExport, onError = console.error, beforeSwitch = async () => {} }) {
+    this.onError = onError; // a message that could not be kept is said, never dropped silently
     this.beforeSwitch = beforeSwitch; // settles an answer still being written, in its own conversation
     this.list = list;
     this.search = search;
@@ -16,6 +19,47 @@ export class HistorySidebar {
       clearTimeout(timer);
       timer = setTimeout(() => this.refresh(), 150);
     });
+    list.addEventListener('keydown', (event) => this.onKey(event));
+    this.empty = document.createElement('p'); // what an empty list or a search that found nothing says
+    this.empty.className = 'note history-empty';
+    this.empty.setAttribute('role', 'status');
+    this.empty.hidden = true;
+    list.before(this.empty);
+  }
+
+  /** The list is one stop for Tab: arrows move between conversations and along a row's
+   *  buttons, F2 renames, Delete deletes. */
+  onKey(event) {
+    const button = event.target.closest('button');
+    const row = button?.closest('li');
+    if (!row) return;
+    const rows = [...this.list.querySelectorAll('li')];
+    const buttons = [...row.querySelectorAll('button')];
+    const moves = {
+      ArrowDown: () => rows[rows.indexOf(row) + 1]?.querySelector('.open'),
+      ArrowUp: () => rows[rows.indexOf(row) - 1]?.querySelector('.open'),
+      ArrowRight: () => buttons[buttons.indexOf(button) + 1],
+      ArrowLeft: () => buttons[buttons.indexOf(button) - 1],
+      Home: () => rows[0]?.querySelector('.open'),
+      End: () => rows.at(-1)?.querySelector('.open'),
+    };
+    if (moves[event.key]) {
+      event.preventDefault();
+      this.focusOn(moves[event.key]());
+    } else if (event.key === 'F2') {
+      event.preventDefault();
+      row.querySelector('.act.rename').click();
+    } else if (event.key === 'Delete') {
+      event.preventDefault();
+      row.querySelector('.act.delete').click();
+    }
+  }
+
+  focusOn(button) {
+    if (!button) return;
+    for (const other of this.list.querySelectorAll('button')) other.tabIndex = -1;
+    button.tabIndex = 0;
+    button.focus();
   }
 
   /** Keep a message of the conversation on screen, creating the conversation first if new. */
@@ -29,7 +73,7 @@ export class HistorySidebar {
       }
       await bridge.history.add(this.current, role, content);
       await this.refresh();
-    }).catch((error) => console.error('history', error));
+    }).catch((error) => this.onError(`This conversation could not be kept in history: ${error.message}`));
     return this.pending;
   }
 
@@ -49,8 +93,17 @@ export class HistorySidebar {
   }
 
   async refresh() {
-    const conversations = await bridge.history.list(this.search.value);
+    if (this.renaming) return; // redrawn when the rename ends; a redraw now would lose the typing
+    const query = this.search.value;
+    const conversations = await bridge.history.list(query);
+    const hadFocus = this.list.contains(document.activeElement);
     this.list.replaceChildren(...conversations.map((c) => this.item(c)));
+    this.empty.hidden = conversations.length > 0;
+    this.empty.textContent = query.trim() ? `No conversation mentions “${query.trim()}”.` : 'No conversations yet.';
+    // One tab stop for the list: the conversation on screen, else the newest.
+    const stop = this.list.querySelector('li[aria-current] .open') || this.list.querySelector('.open');
+    if (stop) stop.tabIndex = 0;
+    if (hadFocus) stop?.focus();
   }
 
   item(conversation) {
@@ -60,6 +113,7 @@ export class HistorySidebar {
     const open = document.createElement('button');
     open.type = 'button';
     open.className = 'open';
+    open.tabIndex = -1;
     open.textContent = conversation.title;
     const when = document.createElement('small');
     when.textContent = `${conversation.kind === 'summary' ? 'Summary · ' : ''}${new Date(conversation.updated_at * 1000).toLocaleString()}`;
@@ -77,19 +131,20 @@ export class HistorySidebar {
       this.refresh();
     });
     li.append(open,
-      this.action('✎', 'Rename', () => this.rename(li, conversation)),
-      this.action('⤓', 'Export as Markdown', () => this.onExport(conversation)),
-      this.action('🗑', 'Delete', () => this.remove(conversation)));
+      this.action('rename', 'Rename (F2)', () => this.rename(li, conversation)),
+      this.action('export', 'Export as Markdown', () => this.onExport(conversation)),
+      this.action('delete', 'Delete (Del)', () => this.remove(conversation)));
     return li;
   }
 
-  action(symbol, label, run) {
+  action(name, label, run) {
     const button = document.createElement('button');
     button.type = 'button';
-    button.className = `act ${label.split(' ')[0].toLowerCase()}`;
+    button.className = `act ${name}`;
+    button.tabIndex = -1;
     button.title = label;
-    button.setAttribute('aria-label', label);
-    button.textContent = symbol;
+    button.setAttribute('aria-label', label.replace(/ \(.*\)$/, ''));
+    button.append(icon(name));
     button.addEventListener('click', run);
     return button;
   }
@@ -99,11 +154,19 @@ export class HistorySidebar {
     input.value = conversation.title;
     input.setAttribute('aria-label', 'New title');
     li.replaceChildren(input);
+    this.renaming = true;
     input.focus();
     input.select();
+    let finished = false;
     const finish = async (save) => {
-      if (save && input.value.trim()) await bridge.history.rename(conversation.id, input.value);
-      this.refresh();
+      if (finished) return;
+      finished = true;
+      try {
+        if (save && input.value.trim()) await bridge.history.rename(conversation.id, input.value);
+      } finally {
+        this.renaming = false;
+        this.refresh();
+      }
     };
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Enter') finish(true);
@@ -113,7 +176,7 @@ export class HistorySidebar {
   }
 
   async remove(conversation) {
-    if (!confirm(`Delete “${conversation.title}”? This cannot be undone.`)) return;
+    if (!await confirmAction(`Delete “${conversation.title}”? This cannot be undone.`)) return;
     await bridge.history.remove(conversation.id);
     if (this.current === conversation.id) {
       this.current = null;

@@ -1,18 +1,20 @@
 // The app's page: picks and loads a model, runs the chat, shows what is going on.
 import { bridge } from './bridge.js';
 import { Chat } from './chat.js';
-import { Conversation, SUMMARY_SAMPLING } from './conversation.js';
+import { Conversation, summarySampling } from './conversation.js';
 import { createEngine } from './engines/index.js';
 import { explainLoadError } from './engines/errors.js';
 import { gpuFit, probeWebGPU } from './gpu.js';
-import { acceptDocuments, saveMarkdown, saveMarkdownFile } from './documents.js';
-import { summarizeDocument, summaryOptions } from './summarize.js';
+import { acceptDocuments, describeLength, saveMarkdown, saveMarkdownFile } from './documents.js';
+import { followUpContext, relatedPassages, summarizeDocument, summaryOptions } from './summarize.js';
 import { HistorySidebar } from './history.js';
 import { SettingsPanel } from './settings-panel.js';
 import { showDiagnostics } from './diagnostics.js';
 import { LocalApiWorker } from './local-api.js';
 import { ModelsPanel } from './models.js';
 import { EnginesPanel, remoteModels } from './engines-panel.js';
+import { copyText } from './clipboard.js';
+import { drawIcons, icon } from './icons.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -23,6 +25,7 @@ const ui = {
   openDocument: $('open-document'), fileInput: $('file-input'), dropOverlay: $('drop-overlay'),
   docPanel: $('document-panel'), docName: $('document-name'), docStats: $('document-stats'),
   docError: $('document-error'), docForm: $('document-form'), docClose: $('document-close'),
+  docQueue: $('document-queue'), summarizeAll: $('summarize-all'),
   summarize: $('summarize'), sidebarNew: $('sidebar-new'), historyList: $('history-list'),
   historySearch: $('history-search'), openSettings: $('open-settings'),
   settingsDialog: $('settings-dialog'), openDiagnostics: $('open-diagnostics'),
@@ -32,21 +35,29 @@ const ui = {
 
 const state = {
   info: null, settings: null, gpu: null, engine: null, model: null, document: null,
+  queue: [], // documents dropped or chosen together, waiting for their turn in the panel
   localModels: [], remoteModels: [], // the store's, and those of the servers in Settings → Engines
   get models() { return [...this.localModels, ...this.remoteModels]; },
 };
 const history = new HistorySidebar({
   list: ui.historyList,
   search: ui.historySearch,
-  onOpen: async (conversation) => {
-    chat.load(conversation ? conversation.messages : []);
+  onOpen: async (kept) => {
+    chat.load(kept ? kept.messages : []);
+    conversation.begin(); // a kept conversation: its document (if any) is no longer open
+    ui.stats.textContent = ''; // the speed of an answer in another conversation
     await state.engine?.reset();
   },
   onExport: async (conversation) => {
-    const { markdown, filename } = await bridge.history.export(conversation.id);
-    await saveMarkdownFile(filename, markdown);
+    try {
+      const { markdown, filename } = await bridge.history.export(conversation.id);
+      saidSaved(await saveMarkdownFile(filename, markdown));
+    } catch (error) {
+      showBanner('error', `Could not export “${conversation.title}”: ${error.message}`);
+    }
   },
   beforeSwitch: () => chat.settle(),
+  onError: (message) => showBanner('error', message),
 });
 const conversation = new Conversation();
 
@@ -88,6 +99,39 @@ function setBusy(busy) {
   else delete document.body.dataset.generating;
 }
 
+/** A document arrives: shown in the panel, or queued while another one is there or being
+ *  summarized, so dropping several files loses none of them. */
+function acceptDocument(doc) {
+  const panelFree = ui.docPanel.hidden && ui.docPanel.dataset.busy !== 'true';
+  if (panelFree) showDocument(doc);
+  else if (doc.error) showBanner('error', doc.error.includes(doc.name) ? doc.error : `${doc.name}: ${doc.error}`);
+  else {
+    state.queue.push(doc);
+    showQueue();
+  }
+}
+
+/** The next document waiting, if any, into the panel; otherwise the panel closes. */
+function showNextDocument() {
+  const next = state.queue.shift();
+  if (next) showDocument(next);
+  else {
+    ui.docPanel.hidden = true;
+    state.document = null;
+  }
+}
+
+function showQueue() {
+  const waiting = state.queue;
+  ui.docQueue.hidden = !waiting.length;
+  ui.docQueue.textContent = waiting.length
+    ? `${waiting.length} more waiting: ${waiting.map((d) => d.name).join(', ')}. Each comes here in turn.`
+    : '';
+  const count = waiting.length + (state.document ? 1 : 0);
+  ui.summarizeAll.hidden = !state.document || count < 2;
+  ui.summarizeAll.textContent = `Summarize all ${count}`;
+}
+
 function showDocument(doc) {
   state.document = doc.error ? null : doc;
   ui.docPanel.hidden = false;
@@ -96,42 +140,66 @@ function showDocument(doc) {
   ui.docError.textContent = doc.error || '';
   ui.docForm.hidden = Boolean(doc.error);
   ui.docPanel.dataset.state = doc.error ? 'error' : 'ready';
-  ui.docStats.textContent = doc.error ? ''
-    : `${doc.words.toLocaleString()} words · about ${doc.estimated_tokens.toLocaleString()} tokens`
-      + (doc.pages ? ` · ${doc.pages} pages` : '');
+  const stats = (tokens) => `${describeLength(doc)} · ${tokens}${doc.pages ? ` · ${doc.pages} pages` : ''}`;
+  ui.docStats.textContent = doc.error ? '' : stats(`about ${doc.estimated_tokens.toLocaleString()} tokens`);
+  showQueue();
+  // The model's own tokenizer decides how many parts a summary needs: its count replaces the guess.
+  const engine = state.engine;
+  if (!doc.error && engine) {
+    engine.countTokens(doc.text).then((count) => {
+      if (state.document !== doc) return;
+      ui.docStats.textContent = stats(`${count.toLocaleString()} tokens for ${state.model.name}`);
+      ui.docStats.dataset.tokens = String(count);
+    }).catch(() => {});
+  }
+}
+
+/** Summarize the document in the panel, then each one waiting, with the same options; Stop
+ *  ends the run and leaves the rest waiting. */
+async function summarizeAll() {
+  while (state.document) {
+    if (await summarizeCurrent() !== 'done') return;
+  }
 }
 
 async function summarizeCurrent() {
   const doc = state.document;
-  if (!doc || !state.engine || chat.busy) return;
+  if (!doc || !state.engine || chat.busy) return null;
   const form = new FormData(ui.docForm);
-  const options = summaryOptions(Object.fromEntries(form.entries()));
+  const options = { ...summaryOptions(Object.fromEntries(form.entries())), sampling: summarySampling(state.settings) };
   ui.docPanel.hidden = true;
+  ui.docPanel.dataset.busy = 'true'; // documents arriving now wait in the queue
+  state.document = null;
   setBusy(true);
   const lengthWord = { short: 'short', medium: 'medium-length', detailed: 'detailed' }[options.length];
-  const request = `Summarize “${doc.name}” (${doc.words.toLocaleString()} words): ${lengthWord}, `
+  const request = `Summarize “${doc.name}” (${describeLength(doc)}): ${lengthWord}, `
     + `${options.form === 'bullets' ? 'bullet points' : 'a paragraph'}`
     + `${options.language ? `, in ${options.language}` : ''}${options.instruction ? `. ${options.instruction}` : ''}`;
   await history.startNew(); // a summary is a conversation of its own; questions follow in it
   chat.clear();
   conversation.begin({
-    kind: 'summary', title: `Summary of ${doc.name}`, documentName: doc.name, sampling: SUMMARY_SAMPLING,
+    kind: 'summary', title: `Summary of ${doc.name}`, documentName: doc.name, sampling: options.sampling, document: doc,
   });
   const save = async (text, button) => {
     try {
       const saved = await saveMarkdown(doc.name, `# Summary of ${doc.name}\n\n${text}\n`);
       button.textContent = saved ? 'Saved' : 'Save as Markdown';
+      saidSaved(saved);
     } catch (error) {
       showBanner('error', error.message);
     }
   };
+  let outcome = 'failed';
   await withEngine(async () => {
     await state.engine.reset();
-    await chat.summarize(doc, request, (signal, onFinalPiece, onProgress) => summarizeDocument(
+    outcome = await chat.summarize(doc, request, (signal, onFinalPiece, onProgress) => summarizeDocument(
       doc, options, state.engine, { signal, onFinalPiece, onProgress }), save);
     await state.engine.reset();
   });
   setBusy(false);
+  delete ui.docPanel.dataset.busy;
+  if (state.queue.length) showNextDocument();
+  return outcome;
 }
 
 function showBanner(kind, text, action) {
@@ -152,11 +220,26 @@ function showBanner(kind, text, action) {
   close.type = 'button';
   close.className = 'dismiss';
   close.setAttribute('aria-label', 'Dismiss');
-  close.textContent = '×';
+  close.append(icon('close'));
   close.addEventListener('click', () => banner.remove());
   banner.append(close);
   ui.banners.append(banner);
   return banner;
+}
+
+/** A note that goes away by itself: the confirmation of something done. */
+function notify(text) {
+  const banner = showBanner('info', text);
+  banner.dataset.kind = 'notice';
+  banner.setAttribute('role', 'status');
+  setTimeout(() => banner.remove(), 6000);
+}
+
+/** Saving returns the path chosen in the app window's dialog, the file name of a browser
+ *  download, or nothing when the dialog was cancelled. */
+function saidSaved(saved) {
+  if (!saved) return;
+  notify(document.body.dataset.host === 'webview' ? `Saved to ${saved}.` : `Downloaded as ${saved}.`);
 }
 
 function applyTheme(theme) {
@@ -213,13 +296,28 @@ async function send() {
   if (!text || !state.engine || chat.busy) return;
   ui.prompt.value = '';
   setBusy(true);
-  const { temperature, top_p, max_tokens, system_prompt, frequency_penalty, presence_penalty } = state.settings;
-  const stats = await withEngine(() => chat.ask(text, state.engine, {
-    temperature, top_p, max_tokens, system_prompt, frequency_penalty, presence_penalty,
+  const { temperature, top_p, max_tokens, frequency_penalty, presence_penalty } = state.settings;
+  const stats = await withEngine(async () => chat.ask(text, state.engine, {
+    temperature, top_p, max_tokens, frequency_penalty, presence_penalty,
+    system_prompt: await systemPrompt(text),
   }));
   setBusy(false);
   ui.stats.textContent = describeStats(stats);
   ui.prompt.focus();
+}
+
+/** The settings' system prompt; in a summary's conversation, with the passages of the document
+ *  that relate to the question, as many as fit beside the conversation and the answer. */
+async function systemPrompt(question) {
+  const own = state.settings.system_prompt;
+  const doc = conversation.document;
+  const engine = state.engine;
+  if (!doc) return own;
+  const said = chat.messages.map((m) => m.content).join('\n') + question + (own || '');
+  const room = engine.contextSize - state.settings.max_tokens - (await engine.countTokens(said)) - 300;
+  const passages = await relatedPassages(doc.text, question, Math.min(room, engine.contextSize / 2), (t) => engine.countTokens(t));
+  if (!passages.length) return own;
+  return [own, followUpContext(doc.name, passages)].filter(Boolean).join('\n\n');
 }
 
 function describeStats(stats) {
@@ -290,6 +388,7 @@ async function refreshRemoteModels(servers = null) {
 }
 
 async function boot({ ignoreSavedModel = false } = {}) {
+  ui.prompt.focus(); // typing can start while the model loads
   const [info, settings, models, gpu] = await Promise.all([
     bridge.info(), bridge.settings(), bridge.models(), probeWebGPU(),
   ]);
@@ -305,7 +404,7 @@ async function boot({ ignoreSavedModel = false } = {}) {
   offerBrowserHost();
   acceptDocuments({
     host: info.host, overlay: ui.dropOverlay, fileInput: ui.fileInput,
-    openButton: ui.openDocument, onDocument: showDocument,
+    openButton: ui.openDocument, onDocument: acceptDocument,
   });
   history.refresh();
   bridge.events({
@@ -341,12 +440,13 @@ ui.prompt.addEventListener('keydown', (event) => {
 });
 ui.stop.addEventListener('click', () => chat.stop());
 ui.docForm.addEventListener('submit', (event) => { event.preventDefault(); summarizeCurrent(); });
-ui.docClose.addEventListener('click', () => { ui.docPanel.hidden = true; state.document = null; });
+ui.docClose.addEventListener('click', () => showNextDocument());
+ui.summarizeAll.addEventListener('click', () => summarizeAll());
 const settingsPanel = new SettingsPanel(ui.settingsDialog, (values) => {
   state.settings = values;
   applyTheme(values.theme);
 });
-ui.openSettings.addEventListener('click', () => settingsPanel.open(state.info));
+ui.openSettings.addEventListener('click', () => settingsPanel.open(state.info, state.models));
 const modelsPanel = new ModelsPanel(ui.modelsDialog, {
   getContext: () => ({ gpu: state.gpu, info: state.info, models: state.localModels }),
   onChange: async () => {
@@ -363,7 +463,7 @@ const enginesPanel = new EnginesPanel(ui.enginesDialog, refreshRemoteModels);
 $('open-engines').addEventListener('click', () => enginesPanel.open());
 ui.openDiagnostics.addEventListener('click', () => showDiagnostics(ui.diagnosticsDialog, state.gpu, state.info));
 $('diagnostics-close').addEventListener('click', () => ui.diagnosticsDialog.close());
-$('diagnostics-copy').addEventListener('click', () => navigator.clipboard.writeText(ui.diagnosticsDialog.dataset.facts || ''));
+$('diagnostics-copy').addEventListener('click', (event) => copyText(ui.diagnosticsDialog.dataset.facts || '', event.currentTarget));
 ui.sidebarNew.addEventListener('click', () => ui.newChat.click());
 
 // Narrow windows: the sidebar opens over the page, and closes when something in it is used.
@@ -381,8 +481,26 @@ $('sidebar').addEventListener('click', (event) => {
 document.addEventListener('click', (event) => {
   if (document.body.dataset.sidebar === 'open' && !event.target.closest('#sidebar, #sidebar-toggle')) setSidebar(false);
 });
+// Keys: Escape folds the sidebar or stops the answer being written; Ctrl/Cmd+N starts a new
+// chat; Ctrl/Cmd+K searches the conversations. Dialogs keep Escape for themselves.
 document.addEventListener('keydown', (event) => {
-  if (event.key === 'Escape' && document.body.dataset.sidebar === 'open') setSidebar(false);
+  if (document.querySelector('dialog[open]')) return;
+  const command = event.ctrlKey || event.metaKey;
+  if (event.key === 'Escape') {
+    if (document.body.dataset.sidebar === 'open') setSidebar(false);
+    else if (chat.busy) {
+      event.preventDefault();
+      chat.stop();
+    }
+  } else if (command && !event.shiftKey && !event.altKey && event.key.toLowerCase() === 'n') {
+    event.preventDefault();
+    ui.newChat.click();
+  } else if (command && !event.shiftKey && !event.altKey && event.key.toLowerCase() === 'k') {
+    event.preventDefault();
+    if (getComputedStyle(sidebarToggle).display !== 'none') setSidebar(true);
+    ui.historySearch.focus();
+    ui.historySearch.select();
+  }
 });
 
 ui.newChat.addEventListener('click', async () => {
@@ -437,6 +555,8 @@ async function selfTest() {
     ? `${state.model.name} answered in ${seconds} s: ${answer}`
     : `${state.model.name} loaded but gave an empty answer`);
 }
+
+drawIcons();
 
 // The launcher chooses a special run of the page with ?mode=...; a normal launch has none.
 const mode = new URLSearchParams(location.search).get('mode') || '';

@@ -3,6 +3,7 @@
 // Everything is rendered with textContent: names and errors come from files and servers.
 import { bridge } from './bridge.js';
 import { gpuFit } from './gpu.js';
+import { confirmAction } from './confirm.js';
 
 const MB = 1e6;
 
@@ -173,7 +174,7 @@ export class ModelsPanel {
     );
     if (!model.embedded) {
       actions.append(button('Delete', async () => {
-        if (!window.confirm(`Delete ${model.name} (${formatBytes(disk.models[model.id] || model.size)})?`)) return;
+        if (!await confirmAction(`Delete ${model.name} (${formatBytes(disk.models[model.id] || model.size)})?`)) return;
         try {
           const { freed, kept_linked: keptLinked } = await bridge.deleteModel(model.id);
           this.say(`Deleted ${model.name}: ${formatBytes(freed)} freed.`

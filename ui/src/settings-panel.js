@@ -1,10 +1,32 @@
 // The settings panel: one field per setting of the schema Python describes; each change is
 // validated by Python, and a refused value shows its reason next to its field.
 import { bridge } from './bridge.js';
+import { confirmAction } from './confirm.js';
+import { copyText } from './clipboard.js';
 
-function input(spec, value) {
+/** The models a user can start with, by name; one that is gone stays listed as such. */
+function modelSelect(models, value) {
+  const field = document.createElement('select');
+  for (const model of models) field.append(new Option(model.name, model.id));
+  if (value && !models.some((m) => m.id === value)) field.append(new Option(`${value} (not installed)`, value));
+  field.value = value;
+  return field;
+}
+
+/** Values the app chooses itself (ports): shown as text, never as a box to type in. */
+function chosenValue(spec, value) {
+  const field = document.createElement('output');
+  field.textContent = value ? String(value) : 'not chosen yet (the app picks one when it needs it)';
+  return field;
+}
+
+function input(spec, value, models) {
   let field;
-  if (spec.type === 'choice') {
+  if (spec.readonly && !spec.file_only) {
+    field = chosenValue(spec, value);
+  } else if (spec.type === 'model') {
+    field = modelSelect(models, value);
+  } else if (spec.type === 'choice') {
     field = document.createElement('select');
     for (const choice of spec.choices) field.append(new Option(choice, choice));
     field.value = value;
@@ -16,6 +38,13 @@ function input(spec, value) {
     field = document.createElement('input');
     field.type = 'checkbox';
     field.checked = value;
+  } else if (spec.type === 'secret') {
+    field = document.createElement('input');
+    field.type = 'text';
+    field.autocomplete = 'off';
+    field.spellcheck = false;
+    field.placeholder = 'made for you when it is first needed';
+    field.value = value;
   } else {
     field = document.createElement('input');
     field.type = spec.type === 'integer' || spec.type === 'number' ? 'number' : 'text';
@@ -29,7 +58,8 @@ function input(spec, value) {
 
 /** Show `value` in a field made by input(). */
 function show(spec, field, value) {
-  if (spec.type === 'boolean') field.checked = value;
+  if (field.tagName === 'OUTPUT') field.replaceWith(Object.assign(chosenValue(spec, value), { name: spec.name }));
+  else if (spec.type === 'boolean') field.checked = value;
   else if (spec.type === 'flags') field.value = value.join('\n');
   else field.value = value;
 }
@@ -56,7 +86,7 @@ export class SettingsPanel {
     dialog.querySelector('#open-logs-folder').addEventListener('click', () => bridge.openFolder('logs'));
   }
 
-  async open(info) {
+  async open(info, models = []) {
     const { values, schema } = await bridge.settings();
     this.values = values;
     this.schema = schema;
@@ -75,7 +105,7 @@ export class SettingsPanel {
       const error = document.createElement('span');
       error.className = 'field-error';
       error.setAttribute('role', 'alert');
-      label.append(title, input(spec, values[spec.name]), doc, error);
+      label.append(title, input(spec, values[spec.name], models), doc, error);
       return label;
     }));
     this.fields.append(this.apiLine(values));
@@ -96,8 +126,8 @@ export class SettingsPanel {
     const copy = document.createElement('button');
     copy.type = 'button';
     copy.textContent = 'Copy both';
-    copy.addEventListener('click', () => navigator.clipboard.writeText(
-      `OPENAI_BASE_URL=${url}\nOPENAI_API_KEY=${values.api_key}\n`));
+    copy.addEventListener('click', () => copyText(
+      `OPENAI_BASE_URL=${url}\nOPENAI_API_KEY=${values.api_key}\n`, copy));
     line.append(copy);
     return line;
   }
@@ -115,7 +145,7 @@ export class SettingsPanel {
       const value = read(spec, field);
       error.textContent = '';
       field.removeAttribute('aria-invalid');
-      if (spec.file_only || JSON.stringify(value) === JSON.stringify(this.values[spec.name])) continue;
+      if (spec.readonly || JSON.stringify(value) === JSON.stringify(this.values[spec.name])) continue;
       changes[spec.name] = value;
       marks[spec.name] = { field, error };
     }
@@ -150,7 +180,7 @@ export class SettingsPanel {
   }
 
   async reset() {
-    if (!confirm('Put every setting back to its default?')) return;
+    if (!await confirmAction('Put every setting back to its default?', 'Reset')) return;
     this.values = await bridge.resetSettings();
     this.onSaved(this.values);
     this.dialog.close();

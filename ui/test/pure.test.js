@@ -58,3 +58,44 @@ test('gpuFit blames the window, not the driver, for Qt\'s webview on Linux', () 
   assert.doesNotMatch(`${fit.reason} ${fit.fix}`, /driver/);
   assert.match(fit.fix, /browser/);
 });
+
+test('describeLength counts characters for text written without spaces, words otherwise', async () => {
+  const { describeLength } = await import('../src/documents.js');
+  const chinese = '北京是中国的首都。上海是中国最大的城市。';
+  assert.equal(describeLength({ text: chinese, words: 1 }), `${chinese.length} characters`);
+  assert.equal(describeLength({ text: 'one two three', words: 3 }), '3 words');
+  assert.equal(describeLength({ text: 'alone', words: 1 }), '1 word');
+});
+
+// An engine that answers from a script, standing in for a model that writes nothing (which the
+// built-in model does only on inputs too slow to reproduce in a unit test).
+function scriptedEngine(answers) {
+  const asked = [];
+  return {
+    asked,
+    contextSize: 4096,
+    parallel: 1,
+    countTokens: async (text) => Math.ceil(text.length / 4),
+    async *stream(messages, options) {
+      asked.push(options);
+      const answer = answers.shift() ?? '';
+      if (answer) yield answer;
+    },
+  };
+}
+
+const summaryJob = (engine) => import('../src/summarize.js').then(({ summarizeDocument }) => summarizeDocument(
+  { name: 'doc.txt', text: 'A short document about rivers.' },
+  { length: 'short', form: 'paragraph', language: '', instruction: '', sampling: { temperature: 0, top_p: 1, frequency_penalty: 0.3 } },
+  engine,
+  { signal: new AbortController().signal, onProgress: () => {}, onFinalPiece: () => {} },
+));
+
+test('an empty summary is asked again, sampled, and never returned as a summary', async () => {
+  const retried = scriptedEngine(['', 'Rivers.']);
+  assert.equal((await summaryJob(retried)).summary, 'Rivers.');
+  assert.equal(retried.asked[0].temperature, 0);
+  assert.equal(retried.asked[0].frequency_penalty, 0.3); // the summary's own penalty reaches the engine
+  assert.ok(retried.asked[1].temperature > 0);
+  await assert.rejects(summaryJob(scriptedEngine(['', '  '])), /wrote nothing/);
+});
