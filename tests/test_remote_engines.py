@@ -375,3 +375,39 @@ def test_sampling_settings_and_api_penalties_reach_the_server(launcher, browser_
     assert stub.requests[-1]["presence_penalty"] == -0.5
     with pytest.raises(openai.BadRequestError, match="frequency_penalty"):
         local.chat.completions.create(model="any", messages=messages, frequency_penalty=3)
+
+
+def test_a_summary_uses_its_penalty_and_follow_ups_see_the_document(launcher, browser_page, stub):
+    """The stub stands in for a server so that what the page sends can be read: the summary is
+    greedy with the summary penalty, and a follow-up question in its conversation carries the
+    passages of the document that relate to it (the summary alone does not have the answer)."""
+    page = browser_page
+    wait_ready(page)
+    launcher.settings_file.update({"summary_frequency_penalty": 0.4, "max_tokens": 40})
+    server_id = add_server(launcher, "Stub", stub.base_url)
+    page.reload()
+    wait_ready(page)
+    pick_model(page, f"remote:{server_id}:stub-model")
+    filler = " ".join(
+        f"The harbour recorded ship number {n} arriving that week." for n in range(60)
+    )
+    fact = "The lighthouse keeper was named Agnes Pembroke and she served for 41 years."
+    text = f"{filler}\n\n{fact}\n\n{filler}"
+    drop_file(page, "harbour.txt", text.encode(), "text/plain")
+    page.locator("#document-panel[data-state=ready]").wait_for()
+    page.click("#summarize")
+    state, _ = wait_summary(page)
+    assert state == "done"
+    summary_request = stub.requests[-1]
+    assert summary_request["temperature"] == 0 and summary_request["frequency_penalty"] == 0.4
+
+    ask(page, "Who was the lighthouse keeper?")
+    follow_up = stub.requests[-1]["messages"]
+    assert follow_up[0]["role"] == "system" and "Agnes Pembroke" in follow_up[0]["content"]
+    assert follow_up[-1] == {"role": "user", "content": "Who was the lighthouse keeper?"}
+    # Passages, not the whole document: the filler far from the question is left out.
+    assert len(follow_up[0]["content"]) < len(text) / 2
+
+    page.click("#new-chat")  # a conversation of its own has no document
+    ask(page, "Who was the lighthouse keeper?")
+    assert "Agnes" not in json.dumps(stub.requests[-1]["messages"])

@@ -94,6 +94,24 @@ def test_qt_window_opens_and_the_embedded_model_answers(tmp_path, xvfb_display):
         page.wait_until("document.querySelector('article.assistant')?.dataset.state", timeout=120)
         answer = page.evaluate("document.querySelector('article.assistant .answer').innerText")
         assert "Paris" in answer
+        # Copy works here too (Qt gives the page no clipboard; the app sets the system one):
+        # the button says so, and pasting into the message box gives the answer back.
+        page.evaluate("document.querySelector('article.assistant button.copy').click()")
+        page.wait_until(
+            "document.querySelector('article.assistant button.copy').dataset.copied === 'yes'",
+            timeout=10,
+        )
+        page.evaluate("(() => { const p = document.getElementById('prompt');"
+                      " p.value = ''; p.focus(); })()")  # fmt: skip
+        for kind in ("rawKeyDown", "keyUp"):
+            page.send(
+                "Input.dispatchKeyEvent",
+                {"type": kind, "modifiers": 2, "key": "v", "code": "KeyV",
+                 "windowsVirtualKeyCode": 86, "commands": ["paste"] if kind != "keyUp" else []},
+            )  # fmt: skip
+        page.wait_until("document.getElementById('prompt').value.length > 0", timeout=10)
+        pasted = page.evaluate("document.getElementById('prompt').value")
+        assert pasted.strip() == answer.strip()
         # With llama-cpp-python installed (as in the tests), GGUF models run natively by default,
         # streamed through the app to the Qt page.
         status = page.evaluate("document.getElementById('engine-status').textContent")

@@ -238,7 +238,8 @@ export async function relatedPassages(text, question, budget, countTokens) {
   const termsOf = (s) => new Set((s.toLowerCase().match(WORD) || []));
   const passageTerms = passages.map(termsOf);
   const asked = [...termsOf(question)];
-  const rarity = (term) => Math.log(1 + passages.length / (1 + passageTerms.filter((t) => t.has(term)).length));
+  // A word in every passage ("the") tells nothing about where the answer is: it weighs 0.
+  const rarity = (term) => Math.log(passages.length / Math.max(1, passageTerms.filter((t) => t.has(term)).length));
   const weights = new Map(asked.map((term) => [term, rarity(term)]));
   const ranked = passages
     .map((passage, index) => ({ index, passage, score: asked.reduce((sum, t) => sum + (passageTerms[index].has(t) ? weights.get(t) : 0), 0) }))
