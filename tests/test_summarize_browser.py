@@ -3,6 +3,7 @@ go to Python for extraction), with the real model on the real CPU engine."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -144,6 +145,11 @@ def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_con
         assert f"Summarizing part {n} of {parts}…" in seen
     assert any("Writing the summary of all" in s for s in seen)
     assert bubble.locator(".progress").inner_text() == f"Summarized in {parts} parts."
+    # Within a part: the tokens it reads, then those written; the time left once part 1 is done.
+    detail = page.evaluate("[...window.__progressDetail]")
+    assert any(re.fullmatch(r"reading [\d,]+ tokens", d) for d in detail)
+    assert any(re.match(r"\d+ tokens written", d) for d in detail)
+    assert any(re.search(r"(under a minute|about \d+ min) left$", d) for d in detail)
 
 
 def test_stop_acts_at_once_and_keeps_only_the_finished_parts(launcher, small_context_page):

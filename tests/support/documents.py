@@ -114,9 +114,12 @@ def long_document(words: int = 20_500) -> str:
 
 RECORD_PROGRESS = """() => {
     window.__progress = new Set();
+    window.__progressDetail = new Set();
     new MutationObserver(() => {
         const p = document.querySelector('article[data-kind=summary] .progress');
         if (p) window.__progress.add(p.textContent);
+        const detail = document.querySelector('article[data-kind=summary] .progress-detail');
+        if (detail) window.__progressDetail.add(detail.textContent);
     }).observe(document.getElementById('messages'),
                {subtree: true, childList: true, characterData: true});
 }"""

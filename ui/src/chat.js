@@ -157,10 +157,12 @@ export class Chat {
     bubble.setAttribute('aria-busy', 'true');
     const progress = document.createElement('p');
     progress.className = 'note progress';
-    progress.setAttribute('role', 'status');
+    progress.setAttribute('role', 'status'); // the steps are announced; the counts below are not
+    const detail = document.createElement('p');
+    detail.className = 'note progress-detail';
     const body = document.createElement('div');
     body.className = 'answer';
-    bubble.append(progress, body);
+    bubble.append(progress, detail, body);
     const follow = this.isAtBottom();
     const view = new StreamingMarkdown(body, () => {
       if (follow) this.list.scrollTop = this.list.scrollHeight;
@@ -172,7 +174,9 @@ export class Chat {
     let failure = null;
     try {
       result = await run(controller.signal, (piece) => view.append(piece), (p) => {
-        progress.textContent = describeProgress(p);
+        const text = describeProgress(p);
+        if (progress.textContent !== text) progress.textContent = text;
+        detail.textContent = describeProgressDetail(p);
         bubble.dataset.part = p.part ?? '';
         bubble.dataset.parts = p.parts ?? '';
       });
@@ -182,6 +186,7 @@ export class Chat {
       this.controller = null;
     }
     view.finish();
+    detail.remove();
     bubble.removeAttribute('aria-busy');
     const stopped = controller.signal.aborted || result?.stopped;
     if (stopped) {
@@ -252,4 +257,19 @@ function describeProgress(p) {
   if (p.stage === 'parts') return `Summarizing ${p.parts} parts at once: ${p.done} of ${p.parts} done…`;
   if (p.stage === 'combining') return `Combining ${p.parts} part summaries…`;
   return p.parts > 1 ? `Writing the summary of all ${p.parts} parts…` : 'Writing the summary…';
+}
+
+/** Within a part: what the engine reads, then what it has written, and the time left. */
+function describeProgressDetail(p) {
+  const parts = [];
+  if (p.reading) parts.push(`reading ${p.reading.toLocaleString()} tokens`);
+  else if (p.written) parts.push(`${p.written.toLocaleString()} tokens written`);
+  if (p.secondsLeft != null) parts.push(describeTimeLeft(p.secondsLeft));
+  return parts.join(' · ');
+}
+
+function describeTimeLeft(seconds) {
+  if (seconds < 60) return 'under a minute left';
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
+  return `about ${(seconds / 3600).toFixed(1)} h left`;
 }

@@ -96,14 +96,21 @@ export class HistorySidebar {
     if (this.renaming) return; // redrawn when the rename ends; a redraw now would lose the typing
     const query = this.search.value;
     const conversations = await bridge.history.list(query);
-    const hadFocus = this.list.contains(document.activeElement);
+    // A redraw keeps the keyboard where it was: the same button of the same conversation.
+    const focused = this.list.contains(document.activeElement) ? document.activeElement : null;
+    const focusedRow = focused?.closest('li')?.dataset.id;
+    const focusedButton = focused?.className.split(' ').at(-1);
     this.list.replaceChildren(...conversations.map((c) => this.item(c)));
     this.empty.hidden = conversations.length > 0;
     this.empty.textContent = query.trim() ? `No conversation mentions “${query.trim()}”.` : 'No conversations yet.';
     // One tab stop for the list: the conversation on screen, else the newest.
     const stop = this.list.querySelector('li[aria-current] .open') || this.list.querySelector('.open');
-    if (stop) stop.tabIndex = 0;
-    if (hadFocus) stop?.focus();
+    const again = focused && this.list.querySelector(`li[data-id="${focusedRow}"] .${focusedButton}`);
+    if (again) this.focusOn(again);
+    else if (stop) {
+      stop.tabIndex = 0;
+      if (focused) stop.focus();
+    }
   }
 
   item(conversation) {

@@ -86,21 +86,51 @@ export async function splitIntoParts(text, budget, countTokens) {
 }
 
 /** The engine's whole answer; '' when Stop came first (a cut-off answer is never kept). */
-async function generate({ engine, timing, signal, sampling }, userText, maxTokens, onPiece = () => {}) {
+async function generate({ engine, timing, signal, sampling, pace }, userText, maxTokens, onPiece = () => {}, promptTokens = 0) {
   let text = '';
   const options = { ...sampling, max_tokens: maxTokens };
   const started = performance.now();
+  let firstAt = 0;
+  let written = 0;
   try {
     for await (const piece of untilStopped(engine.stream(messages(userText), options, signal), signal)) {
+      firstAt ||= performance.now();
+      written += 1;
       text += piece;
-      onPiece(piece);
+      onPiece(piece, written);
     }
   } catch (error) {
     if (!signal.aborted) throw error;
   } finally {
-    timing.engineMs += performance.now() - started;
+    const ended = performance.now();
+    timing.engineMs += ended - started;
+    if (pace && firstAt && !signal.aborted) pace.record(promptTokens, (firstAt - started) / 1000, written - 1, (ended - firstAt) / 1000);
   }
   return signal.aborted ? '' : text.trim();
+}
+
+/** How fast this engine reads and writes, measured on the parts done so far, for "time left". */
+export class Pace {
+  constructor() {
+    Object.assign(this, { read: 0, readSeconds: 0, written: 0, writeSeconds: 0, answers: 0 });
+  }
+
+  record(readTokens, readSeconds, writtenTokens, writeSeconds) {
+    this.answers += 1;
+    if (readTokens > 0) { this.read += readTokens; this.readSeconds += readSeconds; }
+    if (writtenTokens > 0) { this.written += writtenTokens; this.writeSeconds += writeSeconds; }
+  }
+
+  /** Seconds to read and write that many more tokens; null before anything was measured. */
+  secondsFor(toRead, toWrite) {
+    if (!this.read || !this.written) return null;
+    return toRead * (this.readSeconds / this.read) + toWrite * (this.writeSeconds / this.written);
+  }
+
+  /** Tokens an answer has been so far (a part summary), for what is still to write. */
+  get averageAnswer() {
+    return this.answers ? (this.written + this.answers) / this.answers : PART_SUMMARY_TOKENS / 2;
+  }
 }
 
 /** The summary the user sees. Greedy decoding can end at once (a small model facing a
@@ -115,12 +145,23 @@ async function finalSummary(job, prompt, maxTokens, onPiece) {
     + 'try a larger model, or ask for the summary in another language.');
 }
 
-/** The parts one after another (an engine in the page runs one stream at a time). */
-async function summarizeInTurn(count, summarizePart, signal, onProgress) {
+/** The parts one after another (an engine in the page runs one stream at a time), saying for
+ *  each what it reads, then how much it has written, and the time left once it can tell. */
+async function summarizeInTurn(sizes, summarizePart, pace, finalTokens, signal, onProgress) {
+  const count = sizes.length;
   const summaries = [];
+  const left = (i, written) => pace.secondsFor(
+    sizes.slice(i).reduce((a, b) => a + b, 0) + count * pace.averageAnswer,
+    (count - i) * pace.averageAnswer - written + finalTokens,
+  );
   for (let i = 0; i < count && !signal.aborted; i += 1) {
-    onProgress({ stage: 'part', part: i + 1, parts: count });
-    const summary = await summarizePart(i);
+    const step = { stage: 'part', part: i + 1, parts: count, reading: sizes[i] };
+    onProgress({ ...step, secondsLeft: left(i, 0) });
+    const later = left(i + 1, 0);
+    const thisPart = (written) => pace.secondsFor(0, Math.max(0, pace.averageAnswer - written));
+    const summary = await summarizePart(i, (written) => onProgress({
+      ...step, reading: 0, written, secondsLeft: later === null ? null : later + thisPart(written),
+    }));
     if (summary) summaries.push(summary);
   }
   return summaries;
@@ -174,7 +215,7 @@ export async function summarizeDocument(doc, options, engine, callbacks) {
 }
 
 async function mapReduce(doc, options, engine, timing, { signal, onProgress, onFinalPiece }) {
-  const job = { engine, timing, signal, sampling: options.sampling || SUMMARY_SAMPLING };
+  const job = { engine, timing, signal, sampling: options.sampling || SUMMARY_SAMPLING, pace: new Pace() };
   const spec = LENGTHS[options.length] || LENGTHS.medium;
   const budget = Math.max(256, engine.contextSize - PROMPT_RESERVE - spec.tokens);
   onProgress({ stage: 'splitting' });
@@ -186,14 +227,15 @@ async function mapReduce(doc, options, engine, timing, { signal, onProgress, onF
     return signal.aborted ? keptParts([], 1) : { summary, parts: 1, done: 1, stopped: false };
   }
 
-  const summarizePart = (i) => generate(job,
+  const sizes = engine.parallel > 1 ? [] : await Promise.all(parts.map((part) => engine.countTokens(part)));
+  const summarizePart = (i, onWritten = () => {}) => generate(job,
     'Summarize this part of a longer document in a few sentences, keeping every '
     + 'key fact, name and number. Write in the same language as the document.\n\n'
     + fenceDocument(parts[i], `${doc.name}, part ${i + 1} of ${parts.length}`),
-    PART_SUMMARY_TOKENS);
+    PART_SUMMARY_TOKENS, (_, written) => onWritten(written), sizes[i] || 0);
   const partSummaries = engine.parallel > 1
     ? await summarizeAtOnce(parts.length, engine.parallel, summarizePart, signal, onProgress)
-    : await summarizeInTurn(parts.length, summarizePart, signal, onProgress);
+    : await summarizeInTurn(sizes, summarizePart, job.pace, spec.tokens, signal, onProgress);
   if (signal.aborted) return keptParts(partSummaries, parts.length);
 
   // Combine; when the part summaries are themselves too long, combine them in groups first.

@@ -99,3 +99,12 @@ test('an empty summary is asked again, sampled, and never returned as a summary'
   assert.ok(retried.asked[1].temperature > 0);
   await assert.rejects(summaryJob(scriptedEngine(['', '  '])), /wrote nothing/);
 });
+
+test('Pace says nothing before a measurement, then the time left from measured rates', async () => {
+  const { Pace } = await import('../src/summarize.js');
+  const pace = new Pace();
+  assert.equal(pace.secondsFor(1000, 100), null);
+  pace.record(2000, 10, 99, 5); // read 2,000 tokens in 10 s; wrote 99 more in 5 s
+  assert.equal(pace.secondsFor(1000, 99), 5 + 5);
+  assert.equal(pace.averageAnswer, 100);
+});
