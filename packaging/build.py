@@ -6,17 +6,23 @@
 ├── desktop-llm_<v>_<arch>.deb           Linux: installs under /opt/desktop-llm
 ├── DesktopLLM-<v>-setup.exe             Windows: NSIS per-user installer (needs makensis)
 └── DesktopLLM-<v>.dmg                   macOS: "Desktop LLM.app" on a disk image
+
+With --cache DIR (the tests use it), what a build made is kept in DIR/<key>/, the key being a
+hash of everything that decides its bytes (see `input_key`); a build with the same inputs takes
+it from there instead of running PyInstaller again, and any change to them builds afresh.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import shutil
 import subprocess
 import sys
 import tarfile
+from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +35,86 @@ from make_icons import write_icons  # noqa: E402
 from desktop_llm import __version__  # noqa: E402
 
 BUNDLE_NAME = "desktop-llm"
+KEEP_CACHED_BUILDS = 2
+
+
+def input_key() -> str:
+    """A hash of what decides the installers' bytes: the app's package (page, built-in model and
+    all), this folder (spec, scripts, desktop files), every installed distribution's version, and
+    the Python and system that build them. Paths are taken relative, so any clone agrees."""
+    digest = hashlib.sha256()
+    for folder in (ROOT / "desktop_llm", HERE):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+    installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    digest.update("\n".join(installed).encode())
+    digest.update(f"{sys.version}|{platform.system()}|{platform.machine()}".encode())
+    return digest.hexdigest()[:20]
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Copy a folder, by hard links where the file system allows (they are only ever read)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, symlinks=True, copy_function=link, dirs_exist_ok=True)
+
+
+def _from_cache(cache: Path, key: str, out: Path) -> bool:
+    kept = cache / key
+    if not (kept / "complete").is_file():
+        return False
+    for item in kept.iterdir():
+        if item.name == "complete":
+            continue
+        if item.is_dir():
+            _link_tree(item, out / item.name)
+        else:
+            _link_tree_file(item, out / item.name)
+    return True
+
+
+def _link_tree_file(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _into_cache(cache: Path, key: str, made: list[Path]) -> None:
+    """Keep what was made under the key: staged, then renamed, so a half copy never counts."""
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = cache / f".{key}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for path in made:
+        top = path if path.parent.name != "bundle" else path.parent
+        if (staging / top.name).exists():
+            continue
+        if top.is_dir():
+            _link_tree(top, staging / top.name)
+        else:
+            _link_tree_file(top, staging / top.name)
+    icons = made[0].parents[1] / "work" / "icons"  # made[0]: <out>/bundle/<bundle>
+    if icons.is_dir():  # the installers' icons (the NSIS script takes the .ico)
+        _link_tree(icons, staging / "work" / "icons")
+    (staging / "complete").write_text(key)
+    try:
+        staging.rename(cache / key)
+    except OSError:  # another build kept the same key first
+        shutil.rmtree(staging, ignore_errors=True)
+    builds = sorted(
+        (p for p in cache.iterdir() if (p / "complete").is_file()), key=lambda p: p.stat().st_mtime
+    )
+    for old in builds[:-KEEP_CACHED_BUILDS]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def build_bundle(out: Path) -> Path:
@@ -123,10 +209,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bundle-only", action="store_true", help="stop after the PyInstaller bundle"
     )
+    parser.add_argument(
+        "--cache", type=Path, help="keep builds here by their inputs' hash, and reuse them"
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
 
+    key = input_key() if args.cache and not args.bundle_only else None
+    if key and _from_cache(args.cache, key, out):
+        print(f"reused the build of these inputs (key {key}) from {args.cache}")
+        for path in sorted(out.iterdir()):
+            print(path)
+        return 0
     made = [build_bundle(out)]
     if not args.bundle_only:
         if sys.platform.startswith("linux"):
@@ -135,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             made.append(build_nsis(made[0], out))
         elif sys.platform == "darwin":
             made.append(build_dmg(made[0], out))
+    if key:
+        _into_cache(args.cache, key, made)
     for path in made:
         print(path)
     return 0

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_llm import __version__
+from desktop_llm import __version__, paths
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.models import catalog
 from tests.support.xvfb import virtual_display
@@ -39,9 +39,12 @@ needs_root = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory) -> Path:
+    """The installers, as `./dev package` builds them; reused from the build cache when nothing
+    that goes into them changed since they were last built (packaging/build.py --cache)."""
     out = tmp_path_factory.mktemp("dist")
+    cache = paths.build_cache() / "installers"
     result = subprocess.run(
-        [sys.executable, "packaging/build.py", "--out", str(out)],
+        [sys.executable, "packaging/build.py", "--out", str(out), "--cache", str(cache)],
         cwd=ROOT,
         capture_output=True,
         text=True,
