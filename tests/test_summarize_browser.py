@@ -35,6 +35,20 @@ def ready_page(greedy, browser_page):
 
 
 @pytest.fixture
+def native(launcher):
+    """GGUF models on the native engine (the app's default where it is installed): for tests
+    about documents rather than the engine, which it runs about 4 times faster."""
+    launcher.settings_file.update({"temperature": 0, "cpu_engine": "native"})
+
+
+@pytest.fixture
+def native_page(native, browser_page):
+    wait_ready(browser_page)
+    assert "native" in browser_page.text_content("#engine-status")
+    return browser_page
+
+
+@pytest.fixture
 def small_context(launcher):
     """A 1,024-token context: a 1,400-word document then needs several parts, as a book does at
     the default context (the 20,000-word run is bench/bench_summarize.py --words 20000)."""
@@ -47,8 +61,22 @@ def small_context_page(small_context, browser_page):
     return browser_page
 
 
-def test_dropped_pdf_is_previewed_then_summarized(ready_page):
-    page = ready_page
+@pytest.fixture
+def small_context_native(launcher):
+    """The same, on the native engine (the app's default where it is installed): splitting and
+    combining are the page's, whichever engine writes; this one writes about 4 times faster."""
+    launcher.settings_file.update({"temperature": 0, "context_size": 1024, "cpu_engine": "native"})
+
+
+@pytest.fixture
+def small_context_native_page(small_context_native, browser_page):
+    wait_ready(browser_page)
+    assert "native" in browser_page.text_content("#engine-status")
+    return browser_page
+
+
+def test_dropped_pdf_is_previewed_then_summarized(native_page):
+    page = native_page
     drop_file(page, "ashford.pdf", make_pdf([STORY]), "application/pdf")
     page.locator("#document-panel[data-state=ready]").wait_for()
     assert page.inner_text("#document-name") == "ashford.pdf"
@@ -109,8 +137,8 @@ HOSTILE = (
 )
 
 
-def test_a_hostile_document_runs_nothing(ready_page):
-    page = ready_page
+def test_a_hostile_document_runs_nothing(native_page):
+    page = native_page
     drop_file(page, "hostile.html", f"<html><body><p>{HOSTILE}</p></body></html>".encode())
     page.locator("#document-panel[data-state=ready]").wait_for()
     page.evaluate(DROP_TEXT, HOSTILE)  # and as raw text, where the tags survive extraction
@@ -126,8 +154,8 @@ def test_a_hostile_document_runs_nothing(ready_page):
     assert not [h for h in hrefs if h.lower().startswith("javascript:")]
 
 
-def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_context_page):
-    page = small_context_page
+def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_context_native_page):
+    page = small_context_native_page
     text = long_document(words=1400)
     drop_file(page, "ashford-history.txt", text.encode(), "text/plain")
     page.locator("#document-panel[data-state=ready]").wait_for()
@@ -179,8 +207,8 @@ def test_stop_acts_at_once_and_keeps_only_the_finished_parts(launcher, small_con
     assert messages[-1]["content"].strip().startswith("**Part 1.**")
 
 
-def test_three_dropped_files_wait_their_turn_and_are_summarized_each(launcher, ready_page):
-    page = ready_page
+def test_three_dropped_files_wait_their_turn_and_are_summarized_each(launcher, native_page):
+    page = native_page
     notes = [
         ("mill.txt", "The mill on the river ground wheat for the village from 1850 to 1960."),
         ("bridge.txt", "The stone bridge was built in 1820 and widened for cars in 1931."),
