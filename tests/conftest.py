@@ -15,13 +15,16 @@ from tests.support.page import build_markdown_harness, open_app_page
 
 
 @pytest.fixture
-def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppPaths:
-    """A fresh app home. GGUF models run in the page (wllama) here: most tests are about the
-    page and its in-window engine; tests/test_native_engine.py and test_remote_engines.py run
-    the same chat, summary, Stop and API on the native engine and on a server."""
+def app_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> AppPaths:
+    """A fresh app home. GGUF models run as the app runs them by default: on the native engine,
+    which the tests have installed. Tests marked `wllama` run them in the page instead (the
+    in-window engine, which is what runs wherever the native one is missing)."""
     monkeypatch.setenv("DESKTOP_LLM_HOME", str(tmp_path / "home"))
     paths = AppPaths.from_env()
-    SettingsFile(paths.settings_file).update({"cpu_engine": "wllama"})
+    if request.node.get_closest_marker("wllama"):
+        SettingsFile(paths.settings_file).update({"cpu_engine": "wllama"})
     return paths
 
 

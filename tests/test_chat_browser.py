@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.support.page import ask, set_greedy, wait_ready, wait_until
+
+pytestmark = pytest.mark.wllama
 
 RECORD_PARTIAL_ANSWERS = """() => {
     window.__seen = new Set();

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.models import catalog
 from tests.hub import add_mlc_repo
@@ -51,6 +53,7 @@ def test_model_list_marks_what_fits_and_proposes_the_closest(browser_page, launc
     assert "free on that disk" in page.text_content("#models-disk")
 
 
+@pytest.mark.wllama  # the page itself fetches the model file from the local server
 def test_downloaded_gguf_model_answers_with_no_request_leaving_loopback(
     browser_page, launcher, hub
 ):

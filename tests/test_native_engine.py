@@ -1,7 +1,6 @@
 """The native CPU engine: llama.cpp (llama-cpp-python, the `native` extra) inside the app,
-serving GGUF models to the real page in Chromium through the same path as remote servers.
-conftest's app_home picks the in-window engine (wllama); these tests put `cpu_engine` back to
-"auto", as a user's settings are."""
+serving GGUF models to the real page in Chromium through the same path as remote servers,
+chosen by `cpu_engine: "auto"` (the default) and set aside for wllama when asked."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ import time
 import openai
 import pytest
 
-from tests.support.documents import RECORD_PROGRESS, drop_file, long_document, wait_summary
 from tests.support.page import ask, wait_ready, wait_until
 
 QUESTION = "What is the capital of France?"
@@ -43,20 +41,9 @@ def test_gguf_models_run_natively_and_answer_as_the_in_window_engine(launcher, n
     assert "Paris" in native_answer
 
 
-def test_a_summary_and_stop_on_the_native_engine(launcher, native_page):
+def test_stop_on_the_native_engine_acts_at_once_and_frees_it(launcher, native_page):
+    """(A long document summarized on the native engine is test_summarize_browser's.)"""
     page = native_page
-    launcher.settings_file.update({"context_size": 1024})
-    page.reload()
-    wait_ready(page)
-    page.evaluate(RECORD_PROGRESS)
-    drop_file(page, "ashford-history.txt", long_document(words=1400).encode(), "text/plain")
-    page.locator("#document-panel[data-state=ready]").wait_for()
-    page.select_option("#document-form select[name=length]", "short")
-    page.click("#summarize")
-    state, summary = wait_summary(page, timeout=240)
-    assert state == "done" and "Ashford" in summary
-    assert any(p.startswith("Summarizing part 2") for p in page.evaluate("[...window.__progress]"))
-
     # Stop in the middle of a long answer: it stops at once and keeps what was written.
     launcher.settings_file.update({"max_tokens": 2000, "temperature": 0.7})
     page.reload()

@@ -96,6 +96,7 @@ def test_dropped_pdf_is_previewed_then_summarized(native_page):
     assert download.value.suggested_filename == "ashford - summary.md"
 
 
+@pytest.mark.wllama
 def test_dropped_text_is_summarized(ready_page):
     page = ready_page
     page.evaluate(DROP_TEXT, STORY)
@@ -107,6 +108,7 @@ def test_dropped_text_is_summarized(ready_page):
     assert state == "done" and summary.strip()
 
 
+@pytest.mark.wllama
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
@@ -164,7 +166,7 @@ def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_con
     page.click("#summarize")
     state, summary = wait_summary(page, timeout=600)
     assert state == "done"
-    assert summary.strip()
+    assert "Ashford" in summary
     bubble = page.locator("article[data-kind=summary]")
     parts = int(bubble.get_attribute("data-parts"))
     assert 3 <= parts <= 5
@@ -180,6 +182,7 @@ def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_con
     assert any(re.search(r"(under a minute|about \d+ min) left$", d) for d in detail)
 
 
+@pytest.mark.wllama
 def test_stop_acts_at_once_and_keeps_only_the_finished_parts(launcher, small_context_page):
     """Stop while the engine reads a part's text (the slow step of a long document): the
     summary stops within a few seconds and keeps the parts already summarized, whole."""
@@ -234,6 +237,7 @@ def test_three_dropped_files_wait_their_turn_and_are_summarized_each(launcher, n
         assert messages[-1]["role"] == "assistant" and messages[-1]["content"].strip()
 
 
+@pytest.mark.wllama
 def test_text_without_spaces_is_measured_in_characters_and_by_the_models_tokenizer(ready_page):
     page = ready_page
     chinese = "北京是中国的首都\uff0c也是一座有三千多年历史的城市。" * 20  # with a full-width comma

@@ -14,6 +14,8 @@ from tests.support import compiled_model
 from tests.support.bare_page import serve_bare
 from tests.support.page import CHROMIUM, QUIET_CHROMIUM, ask, set_greedy, wait_ready, wait_until
 
+pytestmark = pytest.mark.wllama  # the GPU's answer is compared with the in-window CPU engine's
+
 PROMPT = "What is the capital of France?"
 # The whole greedy answer to PROMPT is 8 tokens ("The capital of France is Paris." and the end
 # token). The engines compute differently (WebLLM: float32 weights dequantized from the GGUF;
