@@ -1,10 +1,13 @@
 """A model on an OpenAI-compatible server, through the app vs straight to the server, one run:
 
     python bench/bench_remote.py [--rounds 5] [--tokens 256] [--words 20000]
+                                 [--server llama-server --slots 4]
 
-The server is llama-cpp-python's (llama.cpp) serving the built-in GGUF on loopback
-(tests/support/openai_servers.py). Decode: the app's window on the server's model vs the official
-openai client streaming the same request from the server, alternating. Then a long document is
+The server is llama-cpp-python's (llama.cpp, one slot) serving the built-in GGUF on loopback
+(tests/support/openai_servers.py), or with --server llama-server llama.cpp's own server with
+--slots parallel slots (bench/llama_server.py builds it once per machine). Decode: the app's
+window on the server's model vs the official openai client streaming the same request from the
+server, alternating. Then a long document is
 summarized through the app with `remote_parallel` 4 and 1: wall time of each, and the ratio.
 """
 
@@ -29,6 +32,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--words", type=int, default=20_000)
+    parser.add_argument("--server", choices=["llama-cpp-python", "llama-server"],
+                        default="llama-cpp-python")  # fmt: skip
+    parser.add_argument("--slots", type=int, default=4, help="llama-server's parallel slots")
     args = parser.parse_args()
 
     import openai
@@ -40,7 +46,14 @@ def main() -> None:
     from tests.support.openai_servers import SERVED_NAME, LlamaCppServer
     from tests.support.page import open_app_page, pick_model, wait_ready
 
-    server = LlamaCppServer(n_ctx=4096).start()
+    if args.server == "llama-server":
+        from bench.llama_server import LlamaServer
+
+        server: LlamaCppServer = LlamaServer(n_ctx=4096, slots=args.slots).start()
+    else:
+        server = LlamaCppServer(n_ctx=4096).start()
+    slots = args.slots if args.server == "llama-server" else 1
+    print(f"server: {args.server}, {slots} slot(s)")
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     os.environ["DESKTOP_LLM_HOME"] = str(home)
     app = Launcher(AppPaths.from_env(), "browser")

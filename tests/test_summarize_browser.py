@@ -17,6 +17,7 @@ from tests.support.documents import (
     drop_large_file,
     long_document,
     make_pdf,
+    repeated_sentences,
     wait_summary,
 )
 from tests.support.page import wait_ready, wait_until
@@ -167,6 +168,9 @@ def test_a_long_document_is_split_summarized_part_by_part_and_combined(small_con
     state, summary = wait_summary(page, timeout=600)
     assert state == "done"
     assert "Ashford" in summary
+    assert (
+        repeated_sentences(summary) == []
+    )  # the summary penalty keeps greedy decoding out of loops
     bubble = page.locator("article[data-kind=summary]")
     parts = int(bubble.get_attribute("data-parts"))
     assert 3 <= parts <= 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 from tests.support.page import wait_until
 
@@ -123,3 +124,15 @@ RECORD_PROGRESS = """() => {
     }).observe(document.getElementById('messages'),
                {subtree: true, childList: true, characterData: true});
 }"""
+
+
+def repeated_sentences(text: str) -> list[str]:
+    """Sentences a summary says more than once (greedy decoding's loops)."""
+    seen: set[str] = set()
+    repeated = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        key = " ".join(sentence.lower().split())
+        if len(key) > 20 and key in seen:
+            repeated.append(sentence)
+        seen.add(key)
+    return repeated
