@@ -54,8 +54,8 @@ def input_key() -> str:
     return digest.hexdigest()[:20]
 
 
-def _link_tree(source: Path, target: Path) -> None:
-    """Copy a folder, by hard links where the file system allows (they are only ever read)."""
+def _link(source: Path, target: Path) -> None:
+    """Copy a file or folder by hard links where the file system allows (they are only read)."""
 
     def link(src: str, dst: str) -> None:
         try:
@@ -63,7 +63,12 @@ def _link_tree(source: Path, target: Path) -> None:
         except OSError:
             shutil.copy2(src, dst)
 
-    shutil.copytree(source, target, symlinks=True, copy_function=link, dirs_exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True, copy_function=link, dirs_exist_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        link(str(source), str(target))
 
 
 def _from_cache(cache: Path, key: str, out: Path) -> bool:
@@ -71,40 +76,19 @@ def _from_cache(cache: Path, key: str, out: Path) -> bool:
     if not (kept / "complete").is_file():
         return False
     for item in kept.iterdir():
-        if item.name == "complete":
-            continue
-        if item.is_dir():
-            _link_tree(item, out / item.name)
-        else:
-            _link_tree_file(item, out / item.name)
+        if item.name != "complete":
+            _link(item, out / item.name)
     return True
 
 
-def _link_tree_file(source: Path, target: Path) -> None:
-    target.unlink(missing_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-def _into_cache(cache: Path, key: str, made: list[Path]) -> None:
-    """Keep what was made under the key: staged, then renamed, so a half copy never counts."""
+def _into_cache(cache: Path, key: str, out: Path, keep: list[Path]) -> None:
+    """Keep `keep` (paths inside `out`) under the key: staged, then renamed, so a half copy
+    never counts; only the newest builds stay."""
     cache.mkdir(parents=True, exist_ok=True)
     staging = cache / f".{key}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    for path in made:
-        top = path if path.parent.name != "bundle" else path.parent
-        if (staging / top.name).exists():
-            continue
-        if top.is_dir():
-            _link_tree(top, staging / top.name)
-        else:
-            _link_tree_file(top, staging / top.name)
-    icons = made[0].parents[1] / "work" / "icons"  # made[0]: <out>/bundle/<bundle>
-    if icons.is_dir():  # the installers' icons (the NSIS script takes the .ico)
-        _link_tree(icons, staging / "work" / "icons")
+    for path in keep:
+        _link(path, staging / path.relative_to(out))
     (staging / "complete").write_text(key)
     try:
         staging.rename(cache / key)
@@ -231,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         elif sys.platform == "darwin":
             made.append(build_dmg(made[0], out))
     if key:
-        _into_cache(args.cache, key, made)
+        # The bundle's folder, the installers, and their icons (the NSIS script takes the .ico).
+        keep = [out / "bundle", *made[1:], out / "work" / "icons"]
+        _into_cache(args.cache, key, out, keep)
     for path in made:
         print(path)
     return 0

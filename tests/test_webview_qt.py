@@ -54,6 +54,17 @@ def start_app(
     )
 
 
+def ask_capital(page: CDPPage) -> str:
+    """Send "What is the capital of France?" as a user does and return the whole answer."""
+    page.evaluate(
+        "(() => { const p = document.getElementById('prompt');"
+        " p.value = 'What is the capital of France?';"
+        " document.getElementById('composer').requestSubmit(); })()"
+    )
+    page.wait_until("document.querySelector('article.assistant')?.dataset.state", timeout=120)
+    return page.evaluate("document.querySelector('article.assistant .answer').innerText")
+
+
 def write_settings(home: Path, **values) -> None:
     (home / "config").mkdir(parents=True, exist_ok=True)
     (home / "config" / "settings.json").write_text(json.dumps(values))
@@ -86,13 +97,7 @@ def test_qt_window_opens_and_the_embedded_model_answers(tmp_path, xvfb_display):
         assert page.evaluate("document.body.dataset.webgpu") == "no"  # Qt has no WebGPU
         # The secret never shows in the page's URL.
         assert "launch=" not in page.evaluate("location.href")
-        page.evaluate(
-            "(() => { const p = document.getElementById('prompt');"
-            " p.value = 'What is the capital of France?';"
-            " document.getElementById('composer').requestSubmit(); })()"
-        )
-        page.wait_until("document.querySelector('article.assistant')?.dataset.state", timeout=120)
-        answer = page.evaluate("document.querySelector('article.assistant .answer').innerText")
+        answer = ask_capital(page)
         assert "Paris" in answer
         # Copy works here too (Qt gives the page no clipboard; the app sets the system one):
         # the button says so, and pasting into the message box gives the answer back.
@@ -355,13 +360,7 @@ def test_the_qt_window_answers_from_a_server_added_in_engines(tmp_path, xvfb_dis
         assert "Lab server (server)" in page.evaluate(
             "document.getElementById('engine-status').textContent"
         )
-        page.evaluate(
-            "(() => { const p = document.getElementById('prompt');"
-            " p.value = 'What is the capital of France?';"
-            " document.getElementById('composer').requestSubmit(); })()"
-        )
-        page.wait_until("document.querySelector('article.assistant')?.dataset.state", timeout=120)
-        answer = page.evaluate("document.querySelector('article.assistant .answer').innerText")
+        answer = ask_capital(page)
         assert answer.strip() == asked_directly()
         assert server.key not in page.evaluate("document.documentElement.outerHTML")
     finally:

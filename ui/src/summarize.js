@@ -44,8 +44,9 @@ function messages(userText) {
 }
 
 /** Split text into parts of at most `budget` tokens, on paragraph, then sentence, then word
- *  boundaries. countTokens(text) -> Promise<number> uses the loaded model's tokenizer. */
-export async function splitIntoParts(text, budget, countTokens) {
+ *  boundaries; each part with its size as counted while splitting (so it is never counted
+ *  again). countTokens(text) -> Promise<number> uses the loaded model's tokenizer. */
+async function splitWithSizes(text, budget, countTokens) {
   const pieces = [];
   for (const paragraph of text.split(/\n\s*\n/)) {
     if (!paragraph.trim()) continue;
@@ -74,15 +75,20 @@ export async function splitIntoParts(text, budget, countTokens) {
   let currentSize = 0;
   for (const piece of pieces) {
     if (current.length && currentSize + piece.size + 2 > budget) {
-      parts.push(current.join('\n\n'));
+      parts.push({ text: current.join('\n\n'), size: currentSize });
       current = [];
       currentSize = 0;
     }
     current.push(piece.text);
     currentSize += piece.size + 2;
   }
-  if (current.length) parts.push(current.join('\n\n'));
+  if (current.length) parts.push({ text: current.join('\n\n'), size: currentSize });
   return parts;
+}
+
+/** splitWithSizes, the parts' text only. */
+export async function splitIntoParts(text, budget, countTokens) {
+  return (await splitWithSizes(text, budget, countTokens)).map((part) => part.text);
 }
 
 /** The engine's whole answer; '' when Stop came first (a cut-off answer is never kept). */
@@ -219,7 +225,8 @@ async function mapReduce(doc, options, engine, timing, { signal, onProgress, onF
   const spec = LENGTHS[options.length] || LENGTHS.medium;
   const budget = Math.max(256, engine.contextSize - PROMPT_RESERVE - spec.tokens);
   onProgress({ stage: 'splitting' });
-  const parts = await splitIntoParts(doc.text, budget, (t) => engine.countTokens(t));
+  const sized = await splitWithSizes(doc.text, budget, (t) => engine.countTokens(t));
+  const parts = sized.map((part) => part.text);
   if (parts.length === 1) {
     onProgress({ stage: 'final', part: 1, parts: 1 });
     const prompt = `${instructions(options, 'this document')}\n\n${fenceDocument(parts[0], doc.name)}`;
@@ -227,7 +234,7 @@ async function mapReduce(doc, options, engine, timing, { signal, onProgress, onF
     return signal.aborted ? keptParts([], 1) : { summary, parts: 1, done: 1, stopped: false };
   }
 
-  const sizes = engine.parallel > 1 ? [] : await Promise.all(parts.map((part) => engine.countTokens(part)));
+  const sizes = sized.map((part) => part.size);
   const summarizePart = (i, onWritten = () => {}) => generate(job,
     'Summarize this part of a longer document in a few sentences, keeping every '
     + 'key fact, name and number. Write in the same language as the document.\n\n'
