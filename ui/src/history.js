@@ -96,6 +96,7 @@ export class HistorySidebar {
     if (this.renaming) return; // redrawn when the rename ends; a redraw now would lose the typing
     const query = this.search.value;
     const conversations = await bridge.history.list(query);
+    if (this.renaming) return; // a rename began while the list was asked for
     // A redraw keeps the keyboard where it was: the same button of the same conversation.
     const focused = this.list.contains(document.activeElement) ? document.activeElement : null;
     const focusedRow = focused?.closest('li')?.dataset.id;
