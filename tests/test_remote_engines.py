@@ -225,7 +225,7 @@ def test_each_server_fault_is_one_sentence_and_keeps_what_was_written(launcher, 
     assert said in last["error"], last
     assert last["error"].count(". ") <= 1  # one sentence (an address may hold dots)
     if mode == "dies":
-        assert "".join(p["piece"] for p in pieces) == "Half an answer"
+        assert "".join("".join(p["pieces"]) for p in pieces) == "Half an answer"
 
 
 def test_test_connection_says_why_not(launcher, stub):

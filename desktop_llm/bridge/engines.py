@@ -118,12 +118,13 @@ class EnginesBridge(BridgeState):
         return found
 
     async def chat_stream(self, server: RemoteServer, body: dict[str, Any]) -> AsyncIterator[str]:
-        """Server-sent events for the page: {"piece"} per piece of text, then {"done": true} or
-        {"error": sentence}. The page closing the request (Stop) closes the server's."""
+        """Server-sent events for the page: {"pieces": [text, ...]} as the answer comes (a piece
+        per streamed chunk, about a token each), then {"done": true} or {"error": sentence}. The
+        page closing the request (Stop) closes the server's."""
         timeout = float(self.settings_file.load().remote_timeout)
         try:
-            async for piece in client.stream_chat(server, body, timeout):
-                yield _event({"piece": piece})
+            async for pieces in client.stream_chat(server, body, timeout):
+                yield _event({"pieces": pieces})
             yield _event({"done": True})
         except RemoteError as exc:
             yield _event({"error": str(exc)})

@@ -61,7 +61,7 @@ export class RemoteEngine {
           const event = JSON.parse(line.slice(6));
           if (event.error) throw new Error(event.error);
           if (event.done) return;
-          yield event.piece;
+          yield* event.pieces; // one at a time: the chat counts them as tokens
         }
       }
     } finally {
