@@ -33,6 +33,7 @@ ENV_HF_ENDPOINT = "HF_ENDPOINT"  # huggingface_hub reads it once, at import; we 
 PACKAGE_DIR = Path(__file__).resolve().parent
 UI_DIST_DIR = PACKAGE_DIR / "_ui"  # `npm run build` in ui/ writes here
 EMBEDDED_DIR = PACKAGE_DIR / "_embedded"  # scripts/fetch-embedded-model writes here
+NATIVE_ENGINE_DIR = PACKAGE_DIR / "_engine"  # scripts/build_llama_server.py writes here
 
 LOOPBACK = "127.0.0.1"
 

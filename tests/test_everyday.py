@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -292,7 +293,17 @@ def test_an_answer_stays_in_the_conversation_it_was_asked_in(launcher, browser_p
     ask(page, "What is two plus two?")
 
     history = launcher.bridge.history
-    by_title = {c["title"]: history.get(c["id"], with_messages=True) for c in history.list()}
+
+    def kept() -> dict[str, dict]:
+        return {c["title"]: history.get(c["id"], with_messages=True) for c in history.list()}
+
+    # The page keeps the last answer just after showing it as done.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        by_title = kept()
+        if len(by_title.get("What is two plus two?", {}).get("messages", [])) == 2:
+            break
+        time.sleep(0.1)
     assert sorted(by_title) == [
         "Tell me about penguins",
         "What is two plus two?",

@@ -1,14 +1,20 @@
-"""The native CPU engine: llama.cpp (llama-cpp-python, the `native` extra) inside the app,
-serving GGUF models to the real page in Chromium through the same path as remote servers,
+"""The native CPU engine: llama.cpp's llama-server (built by ./dev setup), a process of the
+app's, serving GGUF models to the real page in Chromium through the same path as remote servers,
 chosen by `cpu_engine: "auto"` (the default) and set aside for wllama when asked."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import openai
 import pytest
 
+from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+from desktop_llm.engines.native import NativeEngine
 from tests.support.page import ask, wait_ready, wait_until
 
 QUESTION = "What is the capital of France?"
@@ -31,6 +37,18 @@ def test_gguf_models_run_natively_and_answer_as_the_in_window_engine(launcher, n
     status = page.text_content("#engine-status")
     assert "llama.cpp native (CPU) · 2 threads" in status
     native_answer = ask(page, QUESTION)
+    # The same greedy request to llama.cpp as a library (llama-cpp-python, built from the same
+    # llama.cpp sources) gives the same answer, token for token.
+    from llama_cpp import Llama
+
+    llama = Llama(str(EMBEDDED_DIR / EMBEDDED_MODEL_FILE), n_ctx=4096, n_threads=2, verbose=False)
+    system = launcher.settings_file.load().system_prompt
+    expected = llama.create_chat_completion(
+        [{"role": "system", "content": system}, {"role": "user", "content": QUESTION}],
+        temperature=0,
+        max_tokens=24,
+    )
+    assert native_answer.strip() == expected["choices"][0]["message"]["content"].strip()
 
     launcher.settings_file.update({"cpu_engine": "wllama"})
     page.reload()
@@ -105,3 +123,61 @@ def test_without_the_native_engine_the_app_answers_in_the_window(launcher, nativ
     wait_ready(page)
     assert "wllama (CPU)" in page.text_content("#engine-status")
     assert "Paris" in ask(page, QUESTION)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a zombie has ended; only its exit status is left
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_engine_ends_with_the_app_even_when_the_app_is_killed():
+    """kill -9 leaves the app no moment to stop its engine; the kernel ends it instead. The
+    model is loaded from a thread that then ends, as the bridge's worker threads do, and the
+    engine must outlive that thread."""
+    model = EMBEDDED_DIR / EMBEDDED_MODEL_FILE
+    app_code = textwrap.dedent(f"""
+        import sys, threading
+        from pathlib import Path
+        from desktop_llm.engines.native import NativeEngine
+        engine = NativeEngine()
+        worker = threading.Thread(target=engine.load, args=("m", Path({str(model)!r}), 512, 1))
+        worker.start()
+        worker.join()
+        print(engine.pid, engine.server().base_url, engine.server().api_key, flush=True)
+        sys.stdin.read()
+    """)
+    app = subprocess.Popen(
+        [sys.executable, "-c", app_code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert app.stdout is not None
+        pid, base_url, key = app.stdout.readline().split()
+        time.sleep(0.5)  # the thread that loaded it has ended
+        answer = openai.OpenAI(base_url=base_url, api_key=key).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": QUESTION}], max_tokens=4
+        )
+        assert answer.choices[0].message.content
+    finally:
+        app.kill()
+        app.wait()
+    deadline = time.monotonic() + 10
+    while _running(int(pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(int(pid))
+
+
+def test_a_broken_model_file_is_refused_with_llama_cpps_reason(tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes((EMBEDDED_DIR / EMBEDDED_MODEL_FILE).read_bytes()[: 5 << 20])  # cut short
+    engine = NativeEngine()
+    with pytest.raises(RuntimeError) as failure:
+        engine.load("broken", broken, 512, 1)
+    assert "model" in str(failure.value).lower()
+    assert engine.pid is None and engine.server() is None
+    # The engine is still usable: the next model loads.
+    assert engine.load("m", EMBEDDED_DIR / EMBEDDED_MODEL_FILE, 512, 1).base_url
+    engine.stop()

@@ -278,30 +278,35 @@ async def stream_chat(
             partial = ""
             pending: list[str] = []
             held_since = -math.inf  # the first piece goes at once
-            async for received in response.aiter_raw():
-                lines = (partial + decoder.decode(received)).split("\n")
-                partial = lines.pop()
-                for line in lines:
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        finished = ended = True
+            try:
+                async for received in response.aiter_raw():
+                    lines = (partial + decoder.decode(received)).split("\n")
+                    partial = lines.pop()
+                    for line in lines:
+                        if not line.startswith("data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            finished = ended = True
+                            break
+                        piece, finish_reason, error = _parse_chunk(server, data)
+                        if error:
+                            raise RemoteError(f"{server.name} stopped with an error: {error}")
+                        if piece:
+                            pending.append(piece)
+                        finished = finished or bool(finish_reason)
+                    if ended:
                         break
-                    piece, finish_reason, error = _parse_chunk(server, data)
-                    if error:
-                        raise RemoteError(f"{server.name} stopped with an error: {error}")
-                    if piece:
-                        pending.append(piece)
-                    finished = finished or bool(finish_reason)
-                if ended:
-                    break
-                if pending and time.monotonic() - held_since >= BATCH_WAIT:
-                    yield pending
-                    pending = []
-                    # Meanwhile the next tokens gather in the socket, to be read in one go.
-                    await asyncio.sleep(BATCH_WAIT)
-                    held_since = time.monotonic()
+                    if pending and time.monotonic() - held_since >= BATCH_WAIT:
+                        yield pending
+                        pending = []
+                        # Meanwhile the next tokens gather in the socket, to be read in one go.
+                        await asyncio.sleep(BATCH_WAIT)
+                        held_since = time.monotonic()
+            except (RemoteError, httpx.HTTPError):
+                if pending:
+                    yield pending  # what was written before the failure is kept
+                raise
             if pending:
                 yield pending
             if not finished:

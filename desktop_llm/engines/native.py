@@ -1,34 +1,56 @@
-"""The native CPU engine: llama.cpp through llama-cpp-python (the `native` extra), serving one
-GGUF model from the store as an OpenAI-compatible server on a loopback port, behind a key made
-for this launch. It runs inside this process (a thread, not a program started on the page's
-behalf), and the page reaches it exactly as it reaches a remote server.
+"""The native CPU engine: llama.cpp's own server, `llama-server`, built for this CPU, serving one
+GGUF model from the store on a loopback port behind a key made for this launch. The page reaches
+it exactly as it reaches a remote server (through the bridge, never directly).
+
+    desktop_llm/_engine/
+    └── llama-server(.exe)    built by scripts/build_llama_server.py (`./dev setup`)
 
 llama.cpp compiled for this CPU (AVX2 and wider where there is one) reads a prompt several times
 faster than the same code in WebAssembly (docs/benchmarks.md), so GGUF models run here when the
-extra is installed, and in the page (wllama) otherwise.
+binary is present, and in the page (wllama) otherwise.
+
+It runs as a process of its own, not in the app's: its threads never wait for the app's Python
+(the GIL) between tokens, and a model file that crashes llama.cpp cannot take the window down.
+What it is started with is fixed here: the binary beside the package, a model file the store
+resolved from its id, and whole numbers the bridge has checked. Nothing the page sends reaches
+its command line as text.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import ctypes
+import http.client
 import os
 import re
 import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO
 
+from desktop_llm.constants import LOOPBACK, NATIVE_ENGINE_DIR
 from desktop_llm.engines.servers import RemoteServer
 
-if TYPE_CHECKING:
-    from desktop_llm.server import ThreadedServer
-
 NATIVE_ID = "native"
+BINARY_NAME = "llama-server.exe" if sys.platform == "win32" else "llama-server"
+LOAD_TIMEOUT = 300.0  # seconds for the model to load (a large model from a slow disk)
+STOP_TIMEOUT = 5.0
+
+
+def binary() -> Path | None:
+    path = NATIVE_ENGINE_DIR / BINARY_NAME
+    return path if path.is_file() and os.access(path, os.X_OK) else None
 
 
 def available() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None
+    return binary() is not None
 
 
 def physical_cores() -> int:
@@ -57,33 +79,44 @@ class NativeEngine:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._server: ThreadedServer | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._port = 0
         self._loaded: _Loaded | None = None
         self._key = secrets.token_urlsafe(24)
+        # One long-lived thread starts the engine: on Linux the engine is told to end with the
+        # thread that started it (see _end_with_parent), and the bridge's worker threads come
+        # and go.
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="native-engine")
 
     @property
     def loaded(self) -> _Loaded | None:
         return self._loaded
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def server(self) -> RemoteServer | None:
-        if self._server is None:
+        if self._process is None or self._loaded is None:
             return None
-        port = self._server.port
         return RemoteServer(
             id=NATIVE_ID,
             name="Native CPU engine",
-            base_url=f"http://127.0.0.1:{port}/v1",
+            base_url=f"http://{LOOPBACK}:{self._port}/v1",
             api_key=self._key,
-            context_window=self._loaded.context if self._loaded else 0,
+            context_window=self._loaded.context,
         )
 
     def load(self, model_id: str, path: Path, context: int, threads: int) -> RemoteServer:
-        """Serve this model (returns at once when it is already served so)."""
+        """Serve this model (returns at once when it is already served so). Raises RuntimeError
+        with llama.cpp's own last words when it cannot."""
         wanted = _Loaded(model_id, path, context, threads or physical_cores())
         with self._lock:
-            if self._loaded != wanted:
+            running = self._process is not None and self._process.poll() is None
+            if self._loaded != wanted or not running:
                 self._stop()
-                self._start(wanted)
+                self._starter.submit(self._start, wanted).result()
             server = self.server()
         assert server is not None
         return server
@@ -93,47 +126,102 @@ class NativeEngine:
             self._stop()
 
     def _start(self, wanted: _Loaded) -> None:
-        # Imported here: llama_cpp loads its shared library on import.
-        from llama_cpp.server.app import create_app
-        from llama_cpp.server.settings import ModelSettings, ServerSettings
-
-        from desktop_llm.server import ThreadedServer, bind_loopback
-
-        app = create_app(
-            server_settings=ServerSettings(
-                host="127.0.0.1",
-                port=0,
-                api_key=self._key,
-                # Requests wait their turn (parallel summary parts) instead of cutting off the one
-                # being answered.
-                interrupt_requests=False,
-                disable_ping_events=True,
-            ),
-            model_settings=[
-                ModelSettings(
-                    model=str(wanted.path),
-                    model_alias=wanted.model_id,
-                    n_ctx=wanted.context,
-                    n_threads=wanted.threads,
-                    n_threads_batch=wanted.threads,
-                    n_batch=512,
-                    n_ubatch=512,
-                    verbose=False,
-                )
-            ],
+        found = binary()
+        if found is None:
+            raise RuntimeError(f"{BINARY_NAME} is not installed beside the app")
+        self._port = _free_port()
+        # llama.cpp's messages, for the error if it fails; closed by _stop.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
+        command = [
+            str(found),
+            "--model", str(wanted.path),
+            "--alias", wanted.model_id,
+            "--host", LOOPBACK,
+            "--port", str(self._port),
+            "--ctx-size", str(wanted.context),
+            "--parallel", "1",  # the page sends one request at a time (summaries too)
+            "--threads", str(wanted.threads),
+            "--threads-batch", str(wanted.threads),
+            "--batch-size", "512",
+            "--ubatch-size", "512",
+            "--cache-ram", "0",  # no copies of earlier prompts' caches: memory stays the model's
+            "--no-webui",
+            "--flash-attn", "off",
+            "--no-warmup",  # the first answer warms it instead of every load
+            "--fit", "off",  # the sizes are given above; finding them anew doubles a small load
+            "--log-verbosity", "1",  # errors only (for _last_words)
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # In the environment, not the command line, which every user of the computer can read.
+            env={**os.environ, "LLAMA_API_KEY": self._key},
+            preexec_fn=_end_with_parent if sys.platform.startswith("linux") else None,
         )
-        self._server = ThreadedServer(app, bind_loopback(0), "native-engine").start()
         self._loaded = wanted
+        try:
+            self._wait_ready(wanted)
+        except BaseException:
+            self._stop()
+            raise
+
+    def _wait_ready(self, wanted: _Loaded) -> None:
+        """Until /health says the model is loaded (llama-server answers 503 while it loads)."""
+        assert self._process is not None
+        deadline = time.monotonic() + LOAD_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(self._last_words() or "llama.cpp ended while loading")
+            # http.client, not httpx: a new httpx client costs more than a small model's load.
+            health = http.client.HTTPConnection(LOOPBACK, self._port, timeout=2.0)
+            try:
+                health.request("GET", "/health")
+                if health.getresponse().status == 200:
+                    return
+            except OSError:
+                pass  # not listening yet
+            finally:
+                health.close()
+            time.sleep(0.01)
+        raise RuntimeError(f"llama.cpp did not load {wanted.path.name} in {LOAD_TIMEOUT:g} s")
+
+    def _last_words(self) -> str:
+        """The last error llama.cpp wrote, for the user (its log is otherwise not kept)."""
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        lines = self._log.read().decode("utf-8", "replace").splitlines()
+        errors = [line for line in lines if "error" in line.lower()] or lines
+        return errors[-1].strip()[:300] if errors else ""
 
     def _stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-        if self._loaded is not None:
-            from llama_cpp.server import app as served
+        process, self._process, self._loaded = self._process, None, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
-            proxy = served._llama_proxy
-            if proxy is not None:
-                proxy.free()  # the weights go now, not when the next model replaces them
-                served._llama_proxy = None
-            self._loaded = None
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+_libc_prctl = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """Runs in the engine's process before llama-server starts: when the app ends, even killed
+    with SIGKILL, the kernel ends the engine too instead of leaving it holding the model."""
+    if _libc_prctl is not None:
+        _libc_prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

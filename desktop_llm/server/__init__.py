@@ -78,8 +78,13 @@ class LocalServer(ThreadedServer):
 
     def __init__(self, bridge: Bridge, ui_dir: Path, sock: socket.socket):
         self.session = Session()
+        self.bridge = bridge
         port = sock.getsockname()[1]
         super().__init__(create_app(bridge, self.session, ui_dir, port), sock, "local-server")
+
+    def stop(self) -> None:
+        super().stop()
+        self.bridge.native.stop()  # its process would outlive the window otherwise
 
     def launch_url(self, mode: str = "") -> str:
         """A URL that opens the app once; the code in it is useless after that. `mode` is one

@@ -260,6 +260,7 @@ async function loadModel(model) {
   setEngineState('loading', `Loading ${model.name}…`);
   ui.progress.hidden = false;
   let engine;
+  const loadStarted = performance.now();
   const onProgress = (fraction, text) => {
     ui.bar.value = fraction;
     ui.barLabel.textContent = `${text ? text.split('\n')[0] : 'Loading'} (${Math.round(fraction * 100)}%)`;
@@ -287,6 +288,7 @@ async function loadModel(model) {
   const { engine: kind, threads } = engine.describe();
   const slow = fit.slow ? ' · software GPU only: very slow here' : '';
   setEngineState('ready', `${model.name} · ${kind}${threads ? ` · ${threads} threads` : ''}${slow}`);
+  ui.status.title += ` · loaded in ${((performance.now() - loadStarted) / 1000).toFixed(2)} s`;
   ui.prompt.focus();
 }
 

@@ -23,7 +23,7 @@ export async function createEngine(model, settings, { native = false } = {}) {
   throw new Error(`No engine can run models of type “${model.engine}”.`);
 }
 
-/** GGUF models run natively when llama-cpp-python is installed, unless the user chose wllama. */
+/** GGUF models run natively when llama-server is built, unless the user chose wllama. */
 export function useNative(settings, native) {
   return native && settings.cpu_engine !== 'wllama';
 }
