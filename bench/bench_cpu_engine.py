@@ -131,9 +131,9 @@ def page_round(app, page, engine: str, prompt_tokens: dict[int, int]) -> dict[st
     renderer = tree_pss_mb(_browser_pid(browser)) if browser else 0.0
     result["pss_browser_mb"] = renderer
     engine = app.bridge.native.pid
-    result["pss_app_mb"] = renderer + tree_pss_mb(os.getpid(), descend=False)
-    if engine is not None:
-        result["pss_app_mb"] += tree_pss_mb(engine, descend=False)
+    result["pss_python_mb"] = tree_pss_mb(os.getpid(), descend=False)
+    result["pss_engine_mb"] = tree_pss_mb(engine, descend=False) if engine is not None else 0.0
+    result["pss_app_mb"] = renderer + result["pss_python_mb"] + result["pss_engine_mb"]
     return result
 
 
@@ -211,8 +211,9 @@ def report(results: dict[str, list[dict[str, float]]], prompt_tokens: dict[int, 
         )
         app_mb, browser_mb = values["pss_app_mb"], values["pss_browser_mb"]
         extra = app_mb - native["rss_mb"]
-        print(f"{side} / native: {ratios}; memory: app {app_mb:.0f} MB "
-              f"(browser {browser_mb:.0f}) = native RSS + {extra:.0f} MB")  # fmt: skip
+        print(f"{side} / native: {ratios}; memory: app {app_mb:.0f} MB (browser "
+              f"{browser_mb:.0f}, Python {values['pss_python_mb']:.0f}, engine "
+              f"{values['pss_engine_mb']:.0f}) = native RSS + {extra:.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":
