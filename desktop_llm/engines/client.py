@@ -15,7 +15,8 @@ import json
 import math
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -260,12 +261,8 @@ async def stream_chat(
     server: RemoteServer, body: dict[str, Any], read_timeout: float
 ) -> AsyncIterator[list[str]]:
     """The answer's text as the server streams it, in lists of pieces (a piece per streamed
-    chunk: about a token). The first piece goes at once; later ones are held for `BATCH_WAIT`
-    and sent together, and the connection is left unread for as long again, so the tokens
-    meanwhile gather and are read in one go. Each read and each event wakes this process and the
-    page, and where the engine runs on the same CPU (the native engine; a server on this
-    computer) every wake-up is time taken from it. Closing the iterator closes the connection,
-    which is how servers hear Stop."""
+    chunk: about a token); see `_batched`. Closing the iterator closes the connection, which is
+    how servers hear Stop."""
     timeout = httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT)
     model = body["model"]
     try:
@@ -281,49 +278,76 @@ async def stream_chat(
                 )
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 raise _not_openai(server, "the answer was not a stream of server-sent events")
-            finished = ended = False  # ended: [DONE] came
-            decoder = codecs.getincrementaldecoder("utf-8")()
-            partial = ""
-            pending: list[str] = []
-            held_since = -math.inf  # the first piece goes at once
-            try:
-                async for received in response.aiter_raw():
-                    lines = (partial + decoder.decode(received)).split("\n")
-                    partial = lines.pop()
-                    for line in lines:
-                        if not line.startswith("data:"):
-                            continue
-                        data = line[5:].strip()
-                        if data == "[DONE]":
-                            finished = ended = True
-                            break
-                        piece, finish_reason, error = _parse_chunk(server, data)
-                        if error:
-                            raise RemoteError(f"{server.name} stopped with an error: {error}")
-                        if piece:
-                            pending.append(piece)
-                        finished = finished or bool(finish_reason)
-                    if ended:
-                        break
-                    if pending and time.monotonic() - held_since >= BATCH_WAIT:
-                        yield pending
-                        pending = []
-                        # Meanwhile the next tokens gather in the socket, to be read in one go.
-                        await asyncio.sleep(BATCH_WAIT)
-                        held_since = time.monotonic()
-            except (RemoteError, httpx.HTTPError):
-                if pending:
-                    yield pending  # what was written before the failure is kept
-                raise
-            if pending:
-                yield pending
-            if not finished:
-                raise RemoteError(
-                    f"{server.name} ({server.base_url}) closed the connection in the middle of "
-                    "the answer."
-                )
+            async with aclosing(_batched(_pieces_per_read(server, response))) as answer:
+                async for pieces in answer:
+                    yield pieces
     except httpx.HTTPError as exc:
         raise explain_failure(server, exc, model) from exc
+
+
+async def _pieces_per_read(
+    server: RemoteServer, response: httpx.Response
+) -> AsyncGenerator[list[str]]:
+    """The pieces of text in each read of the connection, until the server says [DONE]. An
+    error in the stream, or a stream that ends before the answer does, raises RemoteError after
+    the pieces before it."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    partial = ""  # a line not yet whole
+    finished = False
+    async for received in response.aiter_raw():
+        lines = (partial + decoder.decode(received)).split("\n")
+        partial = lines.pop()
+        pieces: list[str] = []
+        error: str | None = None
+        done = False
+        for line in lines:
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                done = True
+                break
+            piece, finish_reason, error = _parse_chunk(server, data)
+            if error:
+                break
+            if piece:
+                pieces.append(piece)
+            finished = finished or bool(finish_reason)
+        if pieces:
+            yield pieces
+        if error:
+            raise RemoteError(f"{server.name} stopped with an error: {error}")
+        if done:
+            return
+    if not finished:
+        raise RemoteError(
+            f"{server.name} ({server.base_url}) closed the connection in the middle of the answer."
+        )
+
+
+async def _batched(reads: AsyncGenerator[list[str]]) -> AsyncGenerator[list[str]]:
+    """The first piece at once; after it, what came in every `BATCH_WAIT` as one list, with the
+    connection left unread in between so that the tokens gather and are read in one go. Each
+    read and each event wakes this process and the page, and where the engine runs on the same
+    CPU (the native engine; a server on this computer) each wake-up is time taken from it.
+    What was held when the stream fails is let out before the failure."""
+    pending: list[str] = []
+    held_since = -math.inf
+    try:
+        async with aclosing(reads):
+            async for pieces in reads:
+                pending += pieces
+                if time.monotonic() - held_since >= BATCH_WAIT:
+                    yield pending
+                    pending = []
+                    await asyncio.sleep(BATCH_WAIT)
+                    held_since = time.monotonic()
+    except (RemoteError, httpx.HTTPError):
+        if pending:
+            yield pending
+        raise
+    if pending:
+        yield pending
 
 
 def _parse_chunk(server: RemoteServer, data: str) -> tuple[str, str | None, str | None]:

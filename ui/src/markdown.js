@@ -19,7 +19,7 @@ export function renderMarkdown(source) {
 }
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
-const RENDER_INTERVAL_MS = 100;
+const RENDER_INTERVAL_MS = 50;
 
 /**
  * Renders a streamed answer so that one more token costs the same at token 2,000 as at token 1:
