@@ -1,7 +1,7 @@
 """A model on an OpenAI-compatible server, through the app vs straight to the server, one run:
 
     python bench/bench_remote.py [--rounds 5] [--tokens 256] [--words 20000]
-                                 [--server llama-server --slots 4]
+                                 [--server llama-server --slots 4] [--own-core]
 
 The server is llama-cpp-python's (llama.cpp, one slot) serving the built-in GGUF on loopback
 (tests/support/openai_servers.py), or with --server llama-server llama.cpp's own server with
@@ -9,6 +9,10 @@ The server is llama-cpp-python's (llama.cpp, one slot) serving the built-in GGUF
 window on the server's model vs the official openai client streaming the same request from the
 server, alternating. Then a long document is
 summarized through the app with `remote_parallel` 4 and 1: wall time of each, and the ratio.
+
+With --own-core the server runs on CPU 0 with one thread and everything else (the app, the
+browser, the openai client) on the other CPUs, as a server on another computer would: what the
+app then costs is its relay, not CPU taken from the server.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ def main() -> None:
     parser.add_argument("--server", choices=["llama-cpp-python", "llama-server"],
                         default="llama-cpp-python")  # fmt: skip
     parser.add_argument("--slots", type=int, default=4, help="llama-server's parallel slots")
+    parser.add_argument("--own-core", action="store_true", help="the server alone on CPU 0")
     args = parser.parse_args()
+    threads = 1 if args.own_core else 2
 
     import openai
     from playwright.sync_api import sync_playwright
@@ -49,11 +55,17 @@ def main() -> None:
     if args.server == "llama-server":
         from bench.llama_server import LlamaServer
 
-        server: LlamaCppServer = LlamaServer(n_ctx=4096, slots=args.slots).start()
+        server: LlamaCppServer = LlamaServer(n_ctx=4096, slots=args.slots, threads=threads)
     else:
-        server = LlamaCppServer(n_ctx=4096).start()
+        server = LlamaCppServer(n_ctx=4096, threads=threads)
+    if args.own_core:
+        server.command = ["taskset", "-c", "0", *server.command]
+        others = os.sched_getaffinity(0) - {0}
+        os.sched_setaffinity(0, others)  # this process; the browser it starts inherits it
+    server.start()
     slots = args.slots if args.server == "llama-server" else 1
-    print(f"server: {args.server}, {slots} slot(s)")
+    print(f"server: {args.server}, {slots} slot(s), {threads} thread(s)"
+          f"{', alone on CPU 0' if args.own_core else ''}")  # fmt: skip
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     os.environ["DESKTOP_LLM_HOME"] = str(home)
     app = Launcher(AppPaths.from_env(), "browser")

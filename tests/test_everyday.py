@@ -7,13 +7,20 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from desktop_llm.launcher import Launcher
-from tests.support.page import ask, open_app_page, set_greedy, wait_ready, wait_until
+from tests.support.page import (
+    ask,
+    ends_with_answer,
+    kept_conversations,
+    open_app_page,
+    set_greedy,
+    wait_ready,
+    wait_until,
+)
 from tests.support.xvfb import virtual_display
 
 
@@ -97,12 +104,10 @@ def test_a_summary_is_kept_with_the_documents_name_and_its_own_sampling(launcher
     page.select_option("#document-form select[name=length]", "short")  # fewer tokens to write
     page.click("#summarize")
     _, summary = wait_summary(page)
-    wait_until(page, "() => document.querySelector('#history-list li')")
-    (kept,) = launcher.bridge.history.list()
-    assert kept["kind"] == "summary" and kept["title"] == "Summary of Dropped text"
-    assert kept["document_name"] == "Dropped text"
+    (record,) = kept_conversations(launcher, lambda found: ends_with_answer(*found))
+    assert record["kind"] == "summary" and record["title"] == "Summary of Dropped text"
+    assert record["document_name"] == "Dropped text"
     # What the summary was written with (greedy), not the chat's settings.
-    record = launcher.bridge.history.get(kept["id"], with_messages=True)
     assert record["settings"]["temperature"] == 0 and record["settings"]["top_p"] == 1
     messages = record["messages"]
     assert messages[-1]["content"] == summary.strip() or summary.strip() in messages[-1]["content"]
@@ -292,18 +297,10 @@ def test_an_answer_stays_in_the_conversation_it_was_asked_in(launcher, browser_p
     wait_ready(page)
     ask(page, "What is two plus two?")
 
-    history = launcher.bridge.history
+    def answered(found: list[dict]) -> bool:  # the last answer is kept
+        return any(c["title"] == "What is two plus two?" and len(c["messages"]) == 2 for c in found)
 
-    def kept() -> dict[str, dict]:
-        return {c["title"]: history.get(c["id"], with_messages=True) for c in history.list()}
-
-    # The page keeps the last answer just after showing it as done.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        by_title = kept()
-        if len(by_title.get("What is two plus two?", {}).get("messages", [])) == 2:
-            break
-        time.sleep(0.1)
+    by_title = {c["title"]: c for c in kept_conversations(launcher, answered)}
     assert sorted(by_title) == [
         "Tell me about penguins",
         "What is two plus two?",

@@ -20,7 +20,7 @@ from tests.support.documents import (
     repeated_sentences,
     wait_summary,
 )
-from tests.support.page import wait_ready, wait_until
+from tests.support.page import ends_with_answer, kept_conversations, wait_ready, wait_until
 
 
 @pytest.fixture
@@ -208,10 +208,8 @@ def test_stop_acts_at_once_and_keeps_only_the_finished_parts(launcher, small_con
     kept = bubble.locator(".answer").inner_text().strip()
     assert kept.startswith("Part 1.") and "Part 2." not in kept
     assert bubble.locator(".progress").inner_text().startswith("Stopped after 1 of ")
-    wait_until(page, "() => document.querySelector('#history-list li')")
-    (record,) = launcher.bridge.history.list()
-    messages = launcher.bridge.history.get(record["id"], with_messages=True)["messages"]
-    assert messages[-1]["content"].strip().startswith("**Part 1.**")
+    (record,) = kept_conversations(launcher, lambda found: ends_with_answer(*found))
+    assert record["messages"][-1]["content"].strip().startswith("**Part 1.**")
 
 
 def test_three_dropped_files_wait_their_turn_and_are_summarized_each(launcher, native_page):
@@ -234,11 +232,10 @@ def test_three_dropped_files_wait_their_turn_and_are_summarized_each(launcher, n
         " && document.getElementById('history-list').children.length === 3",
         timeout=300,
     )
-    kept = sorted(c["document_name"] for c in launcher.bridge.history.list())
-    assert kept == ["bridge.txt", "market.txt", "mill.txt"]
-    for conversation in launcher.bridge.history.list():
-        messages = launcher.bridge.history.get(conversation["id"], with_messages=True)["messages"]
-        assert messages[-1]["role"] == "assistant" and messages[-1]["content"].strip()
+
+    kept = kept_conversations(launcher, lambda found: ends_with_answer(*found))
+    assert sorted(c["document_name"] for c in kept) == ["bridge.txt", "market.txt", "mill.txt"]
+    assert ends_with_answer(*kept)
 
 
 @pytest.mark.wllama

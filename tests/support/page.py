@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from desktop_llm.hosts.browser import browser_flags
@@ -94,6 +95,29 @@ def ask(page, prompt: str, timeout: float = 120.0, poll: float = 0.05) -> str:
         poll,
     )
     return answer.locator(".answer").inner_text()
+
+
+def kept_conversations(
+    launcher: Launcher, until: Callable[[list[dict]], bool], timeout: float = 10.0
+) -> list[dict]:
+    """The history's conversations, each with its messages, once `until` holds for them (or
+    as they are at the timeout): the page keeps an answer in history just after it shows the
+    answer as done, so a test that reads the database at once may come too early."""
+    history = launcher.bridge.history
+    deadline = time.monotonic() + timeout
+    while True:
+        kept = [history.get(c["id"], with_messages=True) for c in history.list()]
+        if until(kept) or time.monotonic() > deadline:
+            return kept
+        time.sleep(0.1)
+
+
+def ends_with_answer(*conversations: dict) -> bool:
+    """Each of these kept conversations (from kept_conversations) ends with an answer."""
+    return bool(conversations) and all(
+        c["messages"] and c["messages"][-1]["role"] == "assistant" and c["messages"][-1]["content"]
+        for c in conversations
+    )
 
 
 def set_greedy(launcher: Launcher, max_tokens: int = 24) -> None:
