@@ -9,7 +9,6 @@ Only Python talks to these servers; the page reaches them through the local serv
 from __future__ import annotations
 
 import asyncio
-import codecs
 import functools
 import json
 import math
@@ -278,54 +277,36 @@ async def stream_chat(
                 )
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 raise _not_openai(server, "the answer was not a stream of server-sent events")
-            async with aclosing(_batched(_pieces_per_read(server, response))) as answer:
+            async with aclosing(_batched(_pieces(server, response))) as answer:
                 async for pieces in answer:
                     yield pieces
     except httpx.HTTPError as exc:
         raise explain_failure(server, exc, model) from exc
 
 
-async def _pieces_per_read(
-    server: RemoteServer, response: httpx.Response
-) -> AsyncGenerator[list[str]]:
-    """The pieces of text in each read of the connection, until the server says [DONE]. An
-    error in the stream, or a stream that ends before the answer does, raises RemoteError after
-    the pieces before it."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    partial = ""  # a line not yet whole
+async def _pieces(server: RemoteServer, response: httpx.Response) -> AsyncGenerator[str]:
+    """The answer's pieces of text, until the server says [DONE]. An error in the stream, or a
+    stream that ends before the answer does, raises RemoteError."""
     finished = False
-    async for received in response.aiter_raw():
-        lines = (partial + decoder.decode(received)).split("\n")
-        partial = lines.pop()
-        pieces: list[str] = []
-        error: str | None = None
-        done = False
-        for line in lines:
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                done = True
-                break
-            piece, finish_reason, error = _parse_chunk(server, data)
-            if error:
-                break
-            if piece:
-                pieces.append(piece)
-            finished = finished or bool(finish_reason)
-        if pieces:
-            yield pieces
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        piece, finish_reason, error = _parse_chunk(server, data)
         if error:
             raise RemoteError(f"{server.name} stopped with an error: {error}")
-        if done:
-            return
+        if piece:
+            yield piece
+        finished = finished or bool(finish_reason)
     if not finished:
         raise RemoteError(
             f"{server.name} ({server.base_url}) closed the connection in the middle of the answer."
         )
 
 
-async def _batched(reads: AsyncGenerator[list[str]]) -> AsyncGenerator[list[str]]:
+async def _batched(pieces: AsyncGenerator[str]) -> AsyncGenerator[list[str]]:
     """The first piece at once; after it, what came in every `BATCH_WAIT` as one list, with the
     connection left unread in between so that the tokens gather and are read in one go. Each
     read and each event wakes this process and the page, and where the engine runs on the same
@@ -334,9 +315,9 @@ async def _batched(reads: AsyncGenerator[list[str]]) -> AsyncGenerator[list[str]
     pending: list[str] = []
     held_since = -math.inf
     try:
-        async with aclosing(reads):
-            async for pieces in reads:
-                pending += pieces
+        async with aclosing(pieces):
+            async for piece in pieces:
+                pending.append(piece)
                 if time.monotonic() - held_since >= BATCH_WAIT:
                     yield pending
                     pending = []
