@@ -11,9 +11,14 @@ greedy:
 Per round: model load time (the anchor: `Llama(...)`; the app: from asking its engine for the
 model to the model being ready, as the window reports it); prefill tokens/s on a 512- and a
 2,048-token prompt (prompt tokens over the time to the first token, as the window reports it);
-decode tokens/s over up to 256 tokens; memory (native: peak RSS of its process; the app: PSS of
-Python, the browser and the native engine's process, and of the browser alone). Medians and ratios
-to native are printed at the end.
+decode tokens/s over up to 256 tokens. Medians and ratios to native are printed at the end.
+
+Memory is measured on the app as people run it, after the speed rounds: `python -m desktop_llm`
+in its own window (the Qt webview, the default on Linux, then the browser window) on a virtual
+screen, made to read the 2,048-token prompt and write 256 tokens through its local API (which
+the page answers with its engine, as it answers the chat). Peak of the sum of the PSS of every
+process of the app (its Python, the window's processes, the native engine), sampled every
+0.1 s, against the anchor's peak RSS.
 """
 
 from __future__ import annotations
@@ -22,15 +27,18 @@ import argparse
 import json
 import os
 import resource
+import secrets
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median, side_by_side, tree_pss_mb
+from bench.common import descendants, median, pss_mb, side_by_side
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.engines.native import physical_cores
 
@@ -127,26 +135,95 @@ def page_round(app, page, engine: str, prompt_tokens: dict[int, int]) -> dict[st
     ask(page, STORY, timeout=900, poll=1.0)
     stats = page.text_content("#stats")
     result["decode"] = float(stats.split(" tokens/s")[0].rsplit("· ", 1)[1])
-    browser = page.context.browser
-    renderer = tree_pss_mb(_browser_pid(browser)) if browser else 0.0
-    result["pss_browser_mb"] = renderer
-    engine = app.bridge.native.pid
-    result["pss_python_mb"] = tree_pss_mb(os.getpid(), descend=False)
-    result["pss_engine_mb"] = tree_pss_mb(engine, descend=False) if engine is not None else 0.0
-    result["pss_app_mb"] = renderer + result["pss_python_mb"] + result["pss_engine_mb"]
     return result
 
 
-def _browser_pid(browser) -> int:
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"chromium" in cmd and b"--type=" not in cmd and b"bench-home" in cmd:
-                return int(pid)
-    return 0
+# --- the app as people run it: memory -----------------------------------------------------------
+
+
+def window_memory(host: str, engine: str) -> dict[str, float]:
+    """Peak PSS of the whole app in its own window while it reads the 2,048-token prompt and
+    writes 256 tokens, asked through its local API."""
+    import httpx
+
+    from desktop_llm.paths import AppPaths
+    from tests.support.xvfb import virtual_display
+
+    home = Path(tempfile.mkdtemp(prefix="bench-window-"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = "bench-" + secrets.token_urlsafe(16)
+    settings = AppPaths.under(home).settings_file
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({
+        "api_enabled": True, "api_port": port, "api_key": key, "cpu_engine": engine,
+        "temperature": 0, "system_prompt": "", "context_size": N_CTX, "threads": physical_cores(),
+    }))  # fmt: skip
+    with virtual_display() as display:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "desktop_llm", "--host", host],
+            env={**os.environ, "DESKTOP_LLM_HOME": str(home), "DISPLAY": display},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        peak = {"total": 0.0}
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.1):
+                parts = _app_memory(app.pid)
+                if sum(parts.values()) > peak["total"]:
+                    peak.update(parts, total=sum(parts.values()))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        try:
+            api = httpx.Client(
+                base_url=f"http://127.0.0.1:{port}/v1",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=900,
+            )
+            _ask(api, "Hello.", 1, wait_for_window=True)
+            sampler.start()
+            _ask(api, prompt_for(2048), 1)
+            _ask(api, STORY, DECODE_TOKENS)
+        finally:
+            done.set()
+            app.terminate()
+            app.wait(30)
+    return {key: round(value) for key, value in peak.items()}
+
+
+def _ask(api, text: str, max_tokens: int, wait_for_window: bool = False) -> None:
+    import httpx
+
+    body = {"model": "any", "max_tokens": max_tokens, "temperature": 0,
+            "messages": [{"role": "user", "content": text}]}  # fmt: skip
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            answer = api.post("/chat/completions", json=body)
+            if answer.status_code == 200:
+                return
+            problem = answer.text
+        except httpx.TransportError as exc:  # the API is not listening yet
+            problem = str(exc)
+        if not wait_for_window or time.monotonic() > deadline:
+            raise RuntimeError(f"the app's local API: {problem}")
+        time.sleep(0.5)
+
+
+def _app_memory(root: int) -> dict[str, float]:
+    """PSS in MB of the app's processes, by part: its Python, the window, the native engine."""
+    parts = {"python": 0.0, "window": 0.0, "engine": 0.0}
+    for pid in descendants(root):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        part = "python" if pid == root else "engine" if b"llama-server" in command else "window"
+        parts[part] += pss_mb(pid)
+    return parts
 
 
 def main() -> None:
@@ -185,10 +262,20 @@ def main() -> None:
         )
         context.close()
     app.server.stop()
-    report(results, prompt_tokens)
+    app.bridge.native.stop()
+    memory = {
+        f"{host}, {engine}": window_memory(host, engine)
+        for host in ("webview", "browser")
+        for engine in ("native", "wllama")
+    }
+    report(results, prompt_tokens, memory)
 
 
-def report(results: dict[str, list[dict[str, float]]], prompt_tokens: dict[int, int]) -> None:
+def report(
+    results: dict[str, list[dict[str, float]]],
+    prompt_tokens: dict[int, int],
+    memory: dict[str, dict[str, float]],
+) -> None:
     metrics = ["load_s", "prefill_512", "prefill_2048", "decode"]
     medians = {
         side: {m: median([r[m] for r in rounds]) for m in rounds[0] if not m.startswith("prompt")}
@@ -196,10 +283,9 @@ def report(results: dict[str, list[dict[str, float]]], prompt_tokens: dict[int, 
     }
     print(f"prompt tokens: {prompt_tokens}; rounds: {len(results['native'])}; threads: "
           f"{physical_cores()}")  # fmt: skip
-    print(f"{'':14}" + "".join(f"{m:>14}" for m in [*metrics, "memory MB"]))
+    print(f"{'':14}" + "".join(f"{m:>14}" for m in metrics))
     for side, values in medians.items():
-        memory = values.get("rss_mb") or values.get("pss_app_mb", 0)
-        print(f"{side:14}" + "".join(f"{values[m]:14.2f}" for m in metrics) + f"{memory:14.0f}")
+        print(f"{side:14}" + "".join(f"{values[m]:14.2f}" for m in metrics))
     native = medians["native"]
     for side in ("app-native", "app-wllama"):
         values = medians[side]
@@ -209,11 +295,13 @@ def report(results: dict[str, list[dict[str, float]]], prompt_tokens: dict[int, 
             else f"load {values[m] / native[m]:.2f}x"
             for m in metrics
         )
-        app_mb, browser_mb = values["pss_app_mb"], values["pss_browser_mb"]
-        extra = app_mb - native["rss_mb"]
-        print(f"{side} / native: {ratios}; memory: app {app_mb:.0f} MB (browser "
-              f"{browser_mb:.0f}, Python {values['pss_python_mb']:.0f}, engine "
-              f"{values['pss_engine_mb']:.0f}) = native RSS + {extra:.0f} MB")  # fmt: skip
+        print(f"{side} / native: {ratios}")
+    rss = native["rss_mb"]
+    print(f"memory, peak: native RSS {rss:.0f} MB (median of its rounds)")
+    for name, parts in memory.items():
+        print(f"  app ({name}): {parts['total']} MB (Python {parts['python']}, window "
+              f"{parts['window']}, engine {parts['engine']}) = native RSS + "
+              f"{parts['total'] - rss:.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

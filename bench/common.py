@@ -14,33 +14,38 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def tree_pss_mb(pid: int, descend: bool = True) -> float:
-    """Memory of a process and all its descendants (descend=False: the process alone), in MB:
-    proportional set size, so pages shared between Chromium's processes count once in all
-    (Linux /proc)."""
+def descendants(pid: int) -> list[int]:
+    """The process and all its descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(parent, []).append(int(entry))
-    total_kb = 0
-    todo = [pid]
+    found, todo = [], [pid]
     while todo:
-        current = todo.pop()
-        if descend:
-            todo.extend(children.get(current, []))
-        try:
-            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            pass
-    return total_kb / 1024
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], []))
+    return found
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of one process in MB: pages shared between processes (Chromium's,
+    for one) are split between them, so a sum over processes counts each page once."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def tree_pss_mb(pid: int, descend: bool = True) -> float:
+    """PSS in MB of a process and all its descendants (descend=False: the process alone)."""
+    return sum(pss_mb(each) for each in (descendants(pid) if descend else [pid]))
 
 
 def window_decode_speed(page, prompt: str) -> float:

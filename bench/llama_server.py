@@ -4,6 +4,8 @@ once per machine (scripts/build_llama_server.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from desktop_llm.engines.native import binary
 from tests.support.openai_servers import BUILT_IN_GGUF, SERVED_NAME, LlamaCppServer
 
@@ -11,9 +13,11 @@ from tests.support.openai_servers import BUILT_IN_GGUF, SERVED_NAME, LlamaCppSer
 class LlamaServer(LlamaCppServer):
     """`llama-server` with `slots` parallel slots, each with a context of `n_ctx` tokens."""
 
-    def __init__(self, n_ctx: int = 4096, slots: int = 4, threads: int = 2):
+    def __init__(
+        self, n_ctx: int = 4096, slots: int = 4, threads: int = 2, program: Path | None = None
+    ):
         super().__init__(n_ctx=n_ctx, threads=threads)
-        found = binary()
+        found = program or binary()
         if found is None:
             raise SystemExit("llama-server is not built: run ./dev setup")
         self.command = [

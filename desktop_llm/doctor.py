@@ -16,6 +16,7 @@ from typing import Any
 
 from desktop_llm import __version__
 from desktop_llm.constants import BROWSER_CANDIDATES
+from desktop_llm.engines import native
 from desktop_llm.hosts.base import missing_display
 from desktop_llm.hosts.browser import find_browser
 from desktop_llm.hosts.webview import webview_available
@@ -40,6 +41,7 @@ def collect(paths: AppPaths) -> dict[str, Any]:
         "display": missing_display(),
         "webview": _webview_facts(),
         "browsers": _browsers(settings.browser),
+        "cpu_engine": _cpu_engine(settings.cpu_engine),
         "disk": _disk(paths.data),
         "models": models_report(ModelStore(paths.models)),
         "linked_model_folders": ModelStore(paths.models).linked_folders(),
@@ -134,6 +136,19 @@ def _browsers(preferred: str) -> dict[str, Any]:
     return {"found": {k: v for k, v in found.items() if v}, "chosen": find_browser(preferred)}
 
 
+def _cpu_engine(setting: str) -> dict[str, Any]:
+    """The native engine's facts, and in words which engine runs GGUF models, as the page
+    chooses it (ui/src/engines/index.js)."""
+    facts: dict[str, Any] = {**native.describe(), "setting": setting}
+    if setting == "wllama":
+        facts["runs_on"] = "wllama, in the window (chosen in Settings)"
+    elif facts["available"]:
+        facts["runs_on"] = f"llama.cpp native, its {facts['build']} build"
+    else:
+        facts["runs_on"] = f"wllama, in the window ({facts['reason']})"
+    return facts
+
+
 def _disk(folder: Path) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     usage = shutil.disk_usage(folder)
@@ -175,6 +190,7 @@ def report_text(facts: dict[str, Any], found: list[dict[str, str]]) -> str:
         f"Browsers: {', '.join(facts['browsers']['found']) or 'none'}; "
         f"browser host uses {facts['browsers']['chosen'] or 'none'}",
         f"Disk: {facts['disk']['free_bytes'] / 1e9:.1f} GB free in {facts['disk']['folder']}",
+        f"GGUF models run on: {facts['cpu_engine']['runs_on']}",
     ]
     for host, report in facts["webgpu"].items():
         if report.get("available"):

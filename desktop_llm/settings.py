@@ -185,8 +185,8 @@ class Settings:
         "auto",
         _choice("auto", "native", "wllama"),
         "CPU engine",
-        "Which engine runs GGUF models: auto uses native llama.cpp when it is installed, else "
-        "llama.cpp in the window (wllama).",
+        "Which engine runs GGUF models: auto uses native llama.cpp where one of its builds fits "
+        "this processor, else llama.cpp in the window (wllama).",
     )
     remote_parallel: int = _setting(
         4,

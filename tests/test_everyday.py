@@ -205,6 +205,8 @@ def test_diagnostics_panel_shows_this_windows_webgpu_and_the_model(browser_page)
     text = page.inner_text("#diagnostics-body")
     assert "swiftshader" in text and "shader-f16 no" in text
     assert "smollm2-135m-instruct-q4_1" in text and "verified" in text
+    # GGUF models run on the native engine here (./dev setup builds it; this CPU has AVX2).
+    assert "GGUF models run on\tllama.cpp native, its avx" in text
 
 
 def test_doctor_reports_both_windows_and_the_verified_model(tmp_path):
@@ -235,6 +237,9 @@ def test_doctor_reports_both_windows_and_the_verified_model(tmp_path):
     (model,) = facts["models"]
     assert model["id"] == "smollm2-135m-instruct-q4_1" and model["verified"] is True
     assert facts["browsers"]["chosen"]
+    engine = facts["cpu_engine"]  # ./dev setup installs llama-server; this CPU has AVX2 or more
+    assert engine["available"] is True and engine["build"] in ("avx512", "avx2"), engine
+    assert f"GGUF models run on: llama.cpp native, its {engine['build']} build" in text
     assert "WebGPU in the browser: google swiftshader" in text
     assert "verified" in text
 

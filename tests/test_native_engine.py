@@ -14,13 +14,14 @@ import openai
 import pytest
 
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+from desktop_llm.engines import native
 from desktop_llm.engines.native import NativeEngine
 from tests.support.page import ask, wait_ready, wait_until
 
 QUESTION = "What is the capital of France?"
 # Greedy answers of the two engines agree for this many words: both are llama.cpp on the same
-# weights, but the native build uses AVX2 kernels and wllama 128-bit wasm SIMD, whose float sums
-# round differently, so a long answer may part ways at a near tie.
+# weights, but the native builds use AVX2 or AVX-512 kernels and wllama 128-bit wasm SIMD, whose
+# float sums round differently, so a long answer may part ways at a near tie.
 AGREEING_WORDS = 6
 
 
@@ -32,10 +33,19 @@ def native_page(launcher, browser_page):
     return browser_page
 
 
+def runs_on(page) -> str:
+    """What the model list says runs the built-in model."""
+    page.click("#open-models")
+    row = page.locator("#models-installed li", has_text="SmolLM2 135M").inner_text()
+    page.keyboard.press("Escape")
+    return row.split("runs on ", 1)[1]
+
+
 def test_gguf_models_run_natively_and_answer_as_the_in_window_engine(launcher, native_page):
     page = native_page
     status = page.text_content("#engine-status")
     assert "llama.cpp native (CPU) · 2 threads" in status
+    assert runs_on(page) == "llama.cpp native (CPU)"
     native_answer = ask(page, QUESTION)
     # The same greedy request to llama.cpp as a library (llama-cpp-python, built from the same
     # llama.cpp sources) gives the same answer, token for token.
@@ -54,6 +64,7 @@ def test_gguf_models_run_natively_and_answer_as_the_in_window_engine(launcher, n
     page.reload()
     wait_ready(page)
     assert "wllama (CPU)" in page.text_content("#engine-status")
+    assert runs_on(page) == "wllama, in the window (CPU)"
     wllama_answer = ask(page, QUESTION)
     assert native_answer.split()[:AGREEING_WORDS] == wllama_answer.split()[:AGREEING_WORDS]
     assert "Paris" in native_answer
@@ -114,8 +125,8 @@ def test_the_local_api_answers_from_the_native_engine(launcher, native_page):
 
 
 def test_without_the_native_engine_the_app_answers_in_the_window(launcher, native_page):
-    """`cpu_engine: native` on a computer without llama-cpp-python (the page is told it is
-    missing, as it is on such a computer) still answers, with the in-window engine."""
+    """On a computer with no llama-server build its CPU can run (the page is told so, as it is
+    on such a computer) the app still answers, with the in-window engine."""
     page = native_page
     page.route("**/api/info", lambda route: route.fulfill(
         json={**launcher.bridge.info(), "native_engine": False}))  # fmt: skip
@@ -123,6 +134,42 @@ def test_without_the_native_engine_the_app_answers_in_the_window(launcher, nativ
     wait_ready(page)
     assert "wllama (CPU)" in page.text_content("#engine-status")
     assert "Paris" in ask(page, QUESTION)
+
+
+CPU_AVX2 = {"avx", "avx2", "fma", "f16c", "bmi2", "sse4_2"}
+CPU_AVX512 = CPU_AVX2 | set(native.BUILDS["avx512"])
+
+
+@pytest.mark.parametrize(
+    ("cpu", "installed", "chosen"),
+    [
+        (CPU_AVX512, ["avx512", "avx2"], "avx512"),
+        (CPU_AVX2, ["avx512", "avx2"], "avx2"),
+        (CPU_AVX512 - {"avx512_bf16"}, ["avx512", "avx2"], "avx2"),  # Skylake-X: no BF16
+        (None, ["avx512", "avx2"], "avx2"),  # features unknown (not Linux): the safe build
+        ({"sse4_2"}, ["avx512", "avx2"], None),
+        (CPU_AVX512, [], None),
+    ],
+)
+def test_the_fastest_build_the_cpu_can_run_is_chosen(tmp_path, monkeypatch, cpu, installed, chosen):
+    """The installers carry a llama-server per level of x86 CPU; one that needs instructions
+    the CPU lacks would die with "illegal instruction", so it is never started there, and
+    Diagnostics says why GGUF models then run in the window."""
+    for build in installed:
+        program = tmp_path / build / native.BINARY_NAME
+        program.parent.mkdir()
+        program.write_bytes(b"")
+        program.chmod(0o755)
+    monkeypatch.setattr(native, "NATIVE_ENGINE_DIR", tmp_path)
+    monkeypatch.setattr(native, "_cpu_features", lambda: cpu)
+    found = native.describe()
+    if chosen is None:
+        assert found["available"] is False and native.binary() is None
+        assert ("lacks instructions" if installed else "not installed") in str(found["reason"])
+    else:
+        assert found == {
+            "available": True, "build": chosen, "path": str(tmp_path / chosen / native.BINARY_NAME)
+        }  # fmt: skip
 
 
 def _running(pid: int) -> bool:

@@ -1,6 +1,7 @@
 """The installers as a user gets them: build the bundle, install the .deb with dpkg, start the app
 as its menu entry does in a clean environment with no Python, and uninstall; run the portable
-.tar.gz from a read-only folder. Each run answers with the real built-in model (`--self-test`).
+.tar.gz from a read-only folder. Each run answers with the real built-in model (`--self-test`), on
+the llama-server build the installers carry for this CPU.
 
 The Windows and macOS installers cannot be built here: the NSIS script is compiled for real
 (makensis runs on Linux) and the workflow that builds all three is linted.
@@ -23,6 +24,7 @@ import pytest
 
 from desktop_llm import __version__, paths
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
+from desktop_llm.engines import native
 from desktop_llm.models import catalog
 from tests.support.xvfb import virtual_display
 
@@ -76,13 +78,18 @@ def files_under(*roots: str) -> set[str]:
     return found
 
 
+# The installed app runs GGUF models on its own llama-server where this checkout's does (the same
+# builds, and this CPU).
+ENGINE = "llama.cpp native (CPU)" if native.available() else "wllama (CPU)"
+
+
 def self_test(command: list[str], env: dict[str, str], model: str = "SmolLM2 135M Instruct") -> str:
     result = subprocess.run(
         [*command, "--self-test"], env=env, capture_output=True, text=True, timeout=300
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert f"self-test passed: {model}" in output, output
+    assert f"self-test passed: {model} (on {ENGINE})" in output, output
     return output
 
 

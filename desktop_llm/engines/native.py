@@ -1,13 +1,16 @@
-"""The native CPU engine: llama.cpp's own server, `llama-server`, built for this CPU, serving one
-GGUF model from the store on a loopback port behind a key made for this launch. The page reaches
-it exactly as it reaches a remote server (through the bridge, never directly).
+"""The native CPU engine: llama.cpp's own server, `llama-server`, serving one GGUF model from the
+store on a loopback port behind a key made for this launch. The page reaches it exactly as it
+reaches a remote server (through the bridge, never directly).
 
-    desktop_llm/_engine/
-    └── llama-server(.exe)    built by scripts/build_llama_server.py (`./dev setup`)
+    desktop_llm/_engine/                 built by scripts/build_llama_server.py (`./dev setup`)
+    ├── avx512/llama-server(.exe)        x86: for CPUs with AVX-512 (VNNI, VBMI, BF16)
+    ├── avx2/llama-server(.exe)          x86: for CPUs with AVX2, FMA and F16C
+    └── default/llama-server(.exe)       other processors (ARM): the compiler's baseline
 
-llama.cpp compiled for this CPU (AVX2 and wider where there is one) reads a prompt several times
-faster than the same code in WebAssembly (docs/benchmarks.md), so GGUF models run here when the
-binary is present, and in the page (wllama) otherwise.
+The fastest build this CPU can run is used. llama.cpp compiled with wide vector instructions
+reads a prompt several times faster than the same code in WebAssembly, whose SIMD is 128 bits
+wide (docs/benchmarks.md), so GGUF models run here when a build fits, and in the page (wllama)
+otherwise.
 
 It runs as a process of its own, not in the app's: its threads never wait for the app's Python
 (the GIL) between tokens, and a model file that crashes llama.cpp cannot take the window down.
@@ -19,6 +22,7 @@ its command line as text.
 from __future__ import annotations
 
 import ctypes
+import functools
 import http.client
 import os
 import re
@@ -44,13 +48,60 @@ LOAD_TIMEOUT = 300.0  # seconds for the model to load (a large model from a slow
 STOP_TIMEOUT = 5.0
 
 
+# The builds, fastest first, with the CPU features each needs (as Linux's /proc/cpuinfo names
+# them; the compiler flags behind each are in scripts/build_llama_server.py).
+BUILDS: dict[str, tuple[str, ...]] = {
+    "avx512": ("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni",
+               "avx512vbmi", "avx512_bf16", "avx2", "fma", "f16c", "bmi2"),
+    "avx2": ("avx", "avx2", "fma", "f16c", "bmi2"),
+    "default": (),
+}  # fmt: skip
+
+
 def binary() -> Path | None:
-    path = NATIVE_ENGINE_DIR / BINARY_NAME
-    return path if path.is_file() and os.access(path, os.X_OK) else None
+    return _choose()[0]
 
 
 def available() -> bool:
     return binary() is not None
+
+
+def describe() -> dict[str, str | bool]:
+    """For Diagnostics: whether GGUF models can run natively here, on which build, or why not."""
+    found, build_or_reason = _choose()
+    if found is None:
+        return {"available": False, "reason": build_or_reason}
+    return {"available": True, "build": build_or_reason, "path": str(found)}
+
+
+def _choose() -> tuple[Path | None, str]:
+    """The fastest installed build this CPU runs, and its name; else None and the reason."""
+    installed = {
+        name: path
+        for name in BUILDS
+        if (path := NATIVE_ENGINE_DIR / name / BINARY_NAME).is_file() and os.access(path, os.X_OK)
+    }
+    if not installed:
+        return None, "llama-server is not installed beside the app"
+    features = _cpu_features()
+    for name, path in installed.items():
+        # Where the features cannot be read (not Linux), only the least demanding x86 build.
+        if features is None and name == "avx512":
+            continue
+        if features is None or features.issuperset(BUILDS[name]):
+            return path, name
+    builds = " or ".join(installed)
+    return None, f"this processor lacks instructions the {builds} build of llama-server needs"
+
+
+@functools.cache
+def _cpu_features() -> set[str] | None:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+    return set(found.group(1).split()) if found else None
 
 
 def physical_cores() -> int:

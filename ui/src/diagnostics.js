@@ -35,6 +35,7 @@ export async function showDiagnostics(dialog, gpu, info) {
       ? `webview: ${web.engine}${web.chromium ? ` ${web.qt} (Chromium ${web.chromium})` : ''}`
       : `browser: ${navigator.userAgent.match(/(Chrome|Edg)\/[\d.]+/)?.[0] || navigator.userAgent}`),
     row('WebGPU here', describeGpu(gpu), !gpu.available),
+    row('GGUF models run on', facts.cpu_engine.runs_on),
     row('Browsers found', Object.keys(facts.browsers.found).join(', ') || 'none', !facts.browsers.chosen),
     row('Free disk', `${(facts.disk.free_bytes / 1e9).toFixed(1)} GB in ${facts.disk.folder}`),
     ...facts.models.map((m) => row(`Model ${m.id}`,

@@ -450,7 +450,7 @@ const settingsPanel = new SettingsPanel(ui.settingsDialog, (values) => {
 });
 ui.openSettings.addEventListener('click', () => settingsPanel.open(state.info, state.models));
 const modelsPanel = new ModelsPanel(ui.modelsDialog, {
-  getContext: () => ({ gpu: state.gpu, info: state.info, models: state.localModels }),
+  getContext: () => ({ gpu: state.gpu, info: state.info, models: state.localModels, settings: state.settings }),
   onChange: async () => {
     state.localModels = await bridge.models();
     fillModelPicker();
@@ -553,9 +553,10 @@ async function selfTest() {
   }
   answer = answer.trim();
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const on = `${state.model.name} (on ${state.engine.describe().engine})`;
   await bridge.selfTestResult(Boolean(answer), answer
-    ? `${state.model.name} answered in ${seconds} s: ${answer}`
-    : `${state.model.name} loaded but gave an empty answer`);
+    ? `${on} answered in ${seconds} s: ${answer}`
+    : `${on} loaded but gave an empty answer`);
 }
 
 drawIcons();

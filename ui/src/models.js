@@ -4,6 +4,7 @@
 import { bridge } from './bridge.js';
 import { gpuFit } from './gpu.js';
 import { confirmAction } from './confirm.js';
+import { useNative } from './engines/index.js';
 
 const MB = 1e6;
 
@@ -53,6 +54,13 @@ export function modelFit(entry, all, gpu, info, memoryTotal) {
     };
   }
   return gpuResult; // {ok: true}, or {ok: true, slow: true, ...} on a software GPU
+}
+
+/** Which engine runs a model here. */
+export function runsOn(model, info, settings) {
+  if (model.engine === 'webllm') return 'WebLLM (WebGPU)';
+  if (useNative(settings, Boolean(info.native_engine))) return 'llama.cpp native (CPU)';
+  return 'wllama, in the window (CPU)';
 }
 
 function closest(entry, candidates) {
@@ -186,8 +194,10 @@ export class ModelsPanel {
         }
       }, 'danger'));
     }
+    const { info, settings } = this.getContext();
     row.append(title, actions, element('span', 'facts', `${formatBytes(disk.models[model.id] || model.size)} on disk`
-      + ` · context ${model.context_window.toLocaleString()} tokens${model.license ? ` · ${model.license}` : ''}`));
+      + ` · context ${model.context_window.toLocaleString()} tokens${model.license ? ` · ${model.license}` : ''}`
+      + ` · runs on ${runsOn(model, info, settings)}`));
     return row;
   }
 
