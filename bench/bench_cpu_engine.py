@@ -1,6 +1,6 @@
 """The CPU path side by side with native llama.cpp, in one run, alternating:
 
-    python bench/bench_cpu_engine.py [--rounds 5]
+    python bench/bench_cpu_engine.py [--rounds 5] [--engines native,wllama] [--no-memory]
 
 Three sides, the built-in GGUF, the same threads (physical cores), n_ctx 4096, n_batch 512,
 greedy:
@@ -229,11 +229,14 @@ def _app_memory(root: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--engines", default="native,wllama", help="the app's engines to run")
+    parser.add_argument("--no-memory", action="store_true", help="speed only")
     parser.add_argument("--native-round", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.native_round:
         run_native()
         return
+    engines = args.engines.split(",")
 
     from playwright.sync_api import sync_playwright
 
@@ -256,8 +259,12 @@ def main() -> None:
             args.rounds,
             {
                 "native": native_round,
-                "app-native": lambda: page_round(app, page, "native", prompt_tokens),
-                "app-wllama": lambda: page_round(app, page, "wllama", prompt_tokens),
+                **{
+                    f"app-{engine}": lambda engine=engine: page_round(
+                        app, page, engine, prompt_tokens
+                    )
+                    for engine in engines
+                },
             },
         )
         context.close()
@@ -266,7 +273,8 @@ def main() -> None:
     memory = {
         f"{host}, {engine}": window_memory(host, engine)
         for host in ("webview", "browser")
-        for engine in ("native", "wllama")
+        for engine in engines
+        if not args.no_memory
     }
     report(results, prompt_tokens, memory)
 
@@ -287,7 +295,7 @@ def report(
     for side, values in medians.items():
         print(f"{side:14}" + "".join(f"{values[m]:14.2f}" for m in metrics))
     native = medians["native"]
-    for side in ("app-native", "app-wllama"):
+    for side in [s for s in medians if s != "native"]:
         values = medians[side]
         ratios = ", ".join(
             f"{m} {values[m] / native[m]:.2f}"
@@ -296,6 +304,8 @@ def report(
             for m in metrics
         )
         print(f"{side} / native: {ratios}")
+    if not memory:
+        return
     rss = native["rss_mb"]
     print(f"memory, peak: native RSS {rss:.0f} MB (median of its rounds)")
     for name, parts in memory.items():

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from desktop_llm.engines.native import binary
 from tests.support.openai_servers import BUILT_IN_GGUF, SERVED_NAME, LlamaCppServer
 
 
 class LlamaServer(LlamaCppServer):
-    """`llama-server` with `slots` parallel slots, each with a context of `n_ctx` tokens."""
+    """`llama-server` with `slots` parallel slots, each with a context of `n_ctx` tokens, and its
+    Prometheus counters on (`decode_counters`)."""
 
     def __init__(
         self, n_ctx: int = 4096, slots: int = 4, threads: int = 2, program: Path | None = None
@@ -25,5 +28,18 @@ class LlamaServer(LlamaCppServer):
             "--host", "127.0.0.1", "--port", str(self.port),
             "--ctx-size", str(n_ctx * slots), "--parallel", str(slots),
             "--threads", str(threads), "--threads-batch", str(threads),
-            "--api-key", self.key, "--log-disable",
+            "--api-key", self.key, "--log-disable", "--metrics",
         ]  # fmt: skip
+
+    def decode_counters(self) -> tuple[float, float]:
+        """Tokens the server has written so far, and the seconds it spent writing them."""
+        text = httpx.get(
+            f"http://127.0.0.1:{self.port}/metrics", headers={"Authorization": f"Bearer {self.key}"}
+        ).text
+        values = dict(
+            line.split()[:2] for line in text.splitlines() if line and not line.startswith("#")
+        )
+        return (
+            float(values["llamacpp:tokens_predicted_total"]),
+            float(values["llamacpp:tokens_predicted_seconds_total"]),
+        )
