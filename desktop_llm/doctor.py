@@ -168,6 +168,10 @@ def models_report(store: ModelStore) -> list[dict[str, Any]]:
             {
                 "id": entry.id,
                 "engine": entry.engine,
+                # what the user knows the model as: its file format and where it runs
+                "format": {"wllama": "GGUF (CPU)", "webllm": "MLC (GPU)"}.get(
+                    entry.engine, entry.engine
+                ),
                 "size": entry.size,
                 "verified": verified,
                 "detail": detail,
@@ -207,7 +211,7 @@ def report_text(facts: dict[str, Any], found: list[dict[str, str]]) -> str:
     for model in facts["models"]:
         state = {True: "verified", False: "DAMAGED", None: "not verifiable"}[model["verified"]]
         lines.append(
-            f"Model {model['id']} ({model['engine']}, {model['size'] / 1e6:.0f} MB): {state}"
+            f"Model {model['id']} ({model['format']}, {model['size'] / 1e6:.0f} MB): {state}"
         )
     if found:
         lines.append("Problems:")

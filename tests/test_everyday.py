@@ -204,7 +204,7 @@ def test_diagnostics_panel_shows_this_windows_webgpu_and_the_model(browser_page)
     wait_until(page, "() => document.getElementById('diagnostics-body').innerText.includes('f16')")
     text = page.inner_text("#diagnostics-body")
     assert "swiftshader" in text and "shader-f16 no" in text
-    assert "smollm2-135m-instruct-q4_1" in text and "verified" in text
+    assert "smollm2-135m-instruct-q4_1\tGGUF (CPU), 98 MB, verified" in text
     # GGUF models run on the native engine here (./dev setup builds it; this CPU has AVX2).
     assert "GGUF models run on\tllama.cpp native, its avx" in text
 

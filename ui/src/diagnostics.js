@@ -39,7 +39,7 @@ export async function showDiagnostics(dialog, gpu, info) {
     row('Browsers found', Object.keys(facts.browsers.found).join(', ') || 'none', !facts.browsers.chosen),
     row('Free disk', `${(facts.disk.free_bytes / 1e9).toFixed(1)} GB in ${facts.disk.folder}`),
     ...facts.models.map((m) => row(`Model ${m.id}`,
-      `${m.engine}, ${(m.size / 1e6).toFixed(0)} MB, ${m.verified === true ? 'verified' : m.verified === false ? `DAMAGED: ${m.detail}` : 'not verifiable'}`,
+      `${m.format}, ${(m.size / 1e6).toFixed(0)} MB, ${m.verified === true ? 'verified' : m.verified === false ? `DAMAGED: ${m.detail}` : 'not verifiable'}`,
       m.verified === false)),
   );
   const list = document.createElement('ul');
