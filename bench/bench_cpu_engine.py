@@ -141,9 +141,9 @@ def page_round(app, page, engine: str, prompt_tokens: dict[int, int]) -> dict[st
 # --- the app as people run it: memory -----------------------------------------------------------
 
 
-def window_memory(host: str, engine: str) -> dict[str, float]:
+def window_memory(host: str, engine: str, **settings: object) -> dict[str, float]:
     """Peak PSS of the whole app in its own window while it reads the 2,048-token prompt and
-    writes 256 tokens, asked through its local API."""
+    writes 256 tokens, asked through its local API. `settings`: more of the app's settings."""
     import httpx
 
     from desktop_llm.paths import AppPaths
@@ -154,11 +154,12 @@ def window_memory(host: str, engine: str) -> dict[str, float]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     key = "bench-" + secrets.token_urlsafe(16)
-    settings = AppPaths.under(home).settings_file
-    settings.parent.mkdir(parents=True)
-    settings.write_text(json.dumps({
+    settings_file = AppPaths.under(home).settings_file
+    settings_file.parent.mkdir(parents=True)
+    settings_file.write_text(json.dumps({
         "api_enabled": True, "api_port": port, "api_key": key, "cpu_engine": engine,
         "temperature": 0, "system_prompt": "", "context_size": N_CTX, "threads": physical_cores(),
+        **settings,
     }))  # fmt: skip
     with virtual_display() as display:
         app = subprocess.Popen(

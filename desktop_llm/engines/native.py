@@ -235,7 +235,7 @@ class NativeEngine:
                 pass  # not listening yet
             finally:
                 health.close()
-            time.sleep(0.01)
+            time.sleep(0.005)
         raise RuntimeError(f"llama.cpp did not load {wanted.path.name} in {LOAD_TIMEOUT:g} s")
 
     def _last_words(self) -> str:

@@ -5,7 +5,10 @@
 //   describe() -> {engine, threads}, unload().
 // The model's format decides which engine runs it: MLC models WebLLM (WebGPU), GGUF models
 // llama.cpp, native (through Python) when it is installed and chosen, else wllama in the page;
-// models on a server the server itself. Each engine's code loads only when needed.
+// models on a server the server itself. The in-window engines' code (large) loads only when
+// needed; the remote engine's (small, and what the native engine uses) comes with the page, so
+// loading a model on it waits for no module.
+import { RemoteEngine } from './remote.js';
 
 export async function createEngine(model, settings, { native = false } = {}) {
   if (model.engine === 'webllm') {
@@ -13,7 +16,6 @@ export async function createEngine(model, settings, { native = false } = {}) {
     return new WebLLMEngine(model, settings);
   }
   if (model.engine === 'remote' || (model.engine === 'wllama' && useNative(settings, native))) {
-    const { RemoteEngine } = await import('./remote.js');
     return new RemoteEngine(model, settings);
   }
   if (model.engine === 'wllama') {
