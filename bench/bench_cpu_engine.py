@@ -174,8 +174,8 @@ def window_memory(host: str, engine: str, **settings: object) -> dict[str, float
         def sample() -> None:
             while not done.wait(0.1):
                 parts = _app_memory(app.pid)
-                if sum(parts.values()) > peak["total"]:
-                    peak.update(parts, total=sum(parts.values()))
+                if parts["total"] > peak["total"]:
+                    peak.update(parts)
 
         sampler = threading.Thread(target=sample, daemon=True)
         try:
@@ -215,16 +215,34 @@ def _ask(api, text: str, max_tokens: int, wait_for_window: bool = False) -> None
 
 
 def _app_memory(root: int) -> dict[str, float]:
-    """PSS in MB of the app's processes, by part: its Python, the window, the native engine."""
-    parts = {"python": 0.0, "window": 0.0, "engine": 0.0}
+    """PSS in MB of the app's processes, by part: its Python, the window, the native engine, and
+    their total; and of the window, its renderer (the page) alone."""
+    parts = {"python": 0.0, "window": 0.0, "engine": 0.0, "renderer": 0.0}
     for pid in descendants(root):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
         part = "python" if pid == root else "engine" if b"llama-server" in command else "window"
-        parts[part] += pss_mb(pid)
+        size = pss_mb(pid)
+        parts[part] += size
+        if _is_renderer(pid, command):
+            parts["renderer"] += size
+    parts["total"] = parts["python"] + parts["window"] + parts["engine"]
     return parts
+
+
+def _is_renderer(pid: int, command: bytes) -> bool:
+    """Chromium names its renderers; QtWebEngine's keep the name of the zygote they were forked
+    from, so there a renderer is a zygote's child that calls itself a zygote."""
+    if b"--type=renderer" in command:
+        return True
+    try:
+        parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        parent_command = Path(f"/proc/{parent}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"--type=zygote" in command and b"--type=zygote" in parent_command
 
 
 def main() -> None:
@@ -311,7 +329,8 @@ def report(
     print(f"memory, peak: native RSS {rss:.0f} MB (median of its rounds)")
     for name, parts in memory.items():
         print(f"  app ({name}): {parts['total']} MB (Python {parts['python']}, window "
-              f"{parts['window']}, engine {parts['engine']}) = native RSS + "
+              f"{parts['window']} of which the renderer {parts['renderer']}, engine "
+              f"{parts['engine']}) = native RSS + "
               f"{parts['total'] - rss:.0f} MB")  # fmt: skip
 
 
