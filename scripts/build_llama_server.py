@@ -46,7 +46,7 @@ CMAKE_OPTIONS = [
 # Which vector instructions a build may use (native.BUILDS lists the CPU features each needs).
 CPU_VARIANTS = {
     "native": ["-DGGML_NATIVE=ON"],  # everything this CPU has: for benchmarks, never shipped
-    # 512-bit AVX-512 with VNNI, VBMI and BF16: Intel since Ice Lake (servers) and AMD since Zen 4
+    # 512-bit AVX-512 with VNNI, VBMI and BF16: Intel Xeon since Sapphire Rapids, AMD since Zen 4
     "avx512": [
         "-DGGML_NATIVE=OFF", "-DGGML_AVX512=ON", "-DGGML_AVX512_VBMI=ON",
         "-DGGML_AVX512_VNNI=ON", "-DGGML_AVX512_BF16=ON",
@@ -63,7 +63,7 @@ CPU_VARIANTS = {
 SHIPPED = ("avx512", "avx2") if platform.machine().lower() in ("x86_64", "amd64") else ("default",)
 
 
-def cached_build(variant: str = "native") -> Path:
+def cached_build(variant: str) -> Path:
     """The binary in the build cache, compiled first if this machine has none for these inputs."""
     options = [*CMAKE_OPTIONS, *CPU_VARIANTS[variant]]
     key = hashlib.sha256(f"{SDIST}|{' '.join(options)}".encode()).hexdigest()[:16]
