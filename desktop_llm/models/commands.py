@@ -215,6 +215,10 @@ def _compile_gguf(store: ModelStore, source: Path, context: int, model_id: str |
         return 1
     except KeyboardInterrupt:
         print("Stopped; nothing was added to the store.", file=sys.stderr)
+        # Ctrl-C can land inside a TVM object's constructor, whose __del__ then fails when the
+        # object is collected and prints a traceback after the sentence above; the process is
+        # ending, so such late complaints are dropped.
+        sys.unraisablehook = lambda _unraisable: None
         return 130
     print(f"Compiled {entry.id} ({human_size(entry.size)}), a WebGPU model; pick it in the app.")
     return 0
