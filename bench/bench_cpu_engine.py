@@ -28,7 +28,6 @@ import json
 import os
 import resource
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import descendants, median, pss_mb, side_by_side
+from bench.common import descendants, free_port, median, pss_mb, side_by_side
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.engines.native import physical_cores
 
@@ -150,9 +149,7 @@ def window_memory(host: str, engine: str, **settings: object) -> dict[str, float
     from tests.support.xvfb import virtual_display
 
     home = Path(tempfile.mkdtemp(prefix="bench-window-"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     key = "bench-" + secrets.token_urlsafe(16)
     settings_file = AppPaths.under(home).settings_file
     settings_file.parent.mkdir(parents=True)

@@ -17,18 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median, tree_pss_mb
+from bench.common import free_port, median, tree_pss_mb
 from tests.cdp import CDPPage
 from tests.support.xvfb import virtual_display
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 SOURCE_COMMAND = [sys.executable, "-m", "desktop_llm"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def free_port() -> int:
+    """A loopback port free at the moment of asking."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def descendants(pid: int) -> list[int]:

@@ -152,10 +152,11 @@ export class ModelsPanel {
 
   render() {
     const { disk, available, memory_total: memoryTotal } = this.data;
-    const { gpu, info, models } = this.getContext();
+    const { gpu, info, models, settings } = this.getContext();
     this.$('models-disk').textContent =
       `Models use ${formatBytes(disk.total)} in ${disk.folder} · ${formatBytes(disk.free)} free on that disk.`;
-    this.$('models-installed').replaceChildren(...models.map((model) => this.installedRow(model, disk)));
+    this.$('models-installed').replaceChildren(
+      ...models.map((model) => this.installedRow(model, disk, runsOn(model, info, settings))));
     // What runs here first, then what runs slowly, then what cannot run here.
     const rank = (fit) => (!fit.ok ? 2 : fit.slow ? 1 : 0);
     const rows = available.filter((e) => !e.installed)
@@ -164,7 +165,7 @@ export class ModelsPanel {
     this.$('models-available').replaceChildren(...rows.map(({ entry, fit }) => this.availableRow(entry, fit)));
   }
 
-  installedRow(model, disk) {
+  installedRow(model, disk, engine) {
     const row = element('li', 'model-row');
     row.dataset.id = model.id;
     const title = element('strong', '', model.name);
@@ -194,10 +195,9 @@ export class ModelsPanel {
         }
       }, 'danger'));
     }
-    const { info, settings } = this.getContext();
     row.append(title, actions, element('span', 'facts', `${formatBytes(disk.models[model.id] || model.size)} on disk`
       + ` · context ${model.context_window.toLocaleString()} tokens${model.license ? ` · ${model.license}` : ''}`
-      + ` · runs on ${runsOn(model, info, settings)}`));
+      + ` · runs on ${engine}`));
     return row;
   }
 
