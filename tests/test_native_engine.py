@@ -181,15 +181,21 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_the_engine_ends_with_the_app_even_when_the_app_is_killed():
+@pytest.mark.parametrize("setpriv", [True, False], ids=["setpriv", "without-setpriv"])
+def test_the_engine_ends_with_the_app_even_when_the_app_is_killed(setpriv):
     """kill -9 leaves the app no moment to stop its engine; the kernel ends it instead. The
     model is loaded from a thread that then ends, as the bridge's worker threads do, and the
-    engine must outlive that thread."""
+    engine must outlive that thread. Both ways of setting the kernel's parent-death signal:
+    util-linux's setpriv, and Python itself where a system has no setpriv."""
+    assert native._SETPRIV is not None  # Debian has it (util-linux is essential there)
     model = EMBEDDED_DIR / EMBEDDED_MODEL_FILE
     app_code = textwrap.dedent(f"""
         import sys, threading
         from pathlib import Path
+        from desktop_llm.engines import native
         from desktop_llm.engines.native import NativeEngine
+        if not {setpriv!r}:
+            native._SETPRIV = None
         engine = NativeEngine()
         worker = threading.Thread(target=engine.load, args=("m", Path({str(model)!r}), 512, 1))
         worker.start()
