@@ -4,17 +4,19 @@ chosen by `cpu_engine: "auto"` (the default) and set aside for wllama when asked
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import openai
 import pytest
 
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
-from desktop_llm.engines import native
+from desktop_llm.engines import client, native
 from desktop_llm.engines.native import NativeEngine
 from tests.support.page import ask, wait_ready, wait_until
 
@@ -68,6 +70,37 @@ def test_gguf_models_run_natively_and_answer_as_the_in_window_engine(launcher, n
     wllama_answer = ask(page, QUESTION)
     assert native_answer.split()[:AGREEING_WORDS] == wllama_answer.split()[:AGREEING_WORDS]
     assert "Paris" in native_answer
+
+
+def test_a_long_answer_reaches_the_window_in_few_events_every_piece_in_order():
+    """The relay sends the first piece at once, then what one read of the engine's connection
+    brings as one event, not an event per token: each event wakes the page, which shares the
+    CPU with the engine. Nothing is lost or reordered on the way."""
+    engine = NativeEngine()
+    server = engine.load("m", EMBEDDED_DIR / EMBEDDED_MODEL_FILE, 2048, 2)
+    messages = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
+    options = {"temperature": 0, "max_tokens": 128}
+
+    async def streamed() -> list[list[str]]:
+        body = client.chat_request("m", messages, options)
+        return [batch async for batch in client.stream_chat(server, body, 60.0)]
+
+    try:
+        # In a thread of its own: the browser tests' driver may hold this thread's event loop.
+        with ThreadPoolExecutor(1) as thread:
+            batches = thread.submit(asyncio.run, streamed()).result()
+        whole = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
+        # Read afresh, not from the first request's cache: the same sums in the same order.
+        expected = whole.chat.completions.create(
+            model="m", messages=messages, extra_body={"cache_prompt": False}, **options
+        )
+    finally:
+        engine.stop()
+    pieces = [piece for batch in batches for piece in batch]
+    assert "".join(pieces) == expected.choices[0].message.content
+    assert len(pieces) >= 100
+    assert len(batches[0]) == 1  # the first piece is shown at once
+    assert len(batches) <= len(pieces) / 4, [len(batch) for batch in batches]
 
 
 def test_stop_on_the_native_engine_acts_at_once_and_frees_it(launcher, native_page):

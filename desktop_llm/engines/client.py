@@ -27,7 +27,8 @@ from desktop_llm.engines.servers import RemoteServer
 CONNECT_TIMEOUT = 10.0
 LIST_TIMEOUT = 10.0
 DEFAULT_CONTEXT = 4096  # when neither the server nor the user says
-BATCH_WAIT = 0.025  # seconds between reads of a streamed answer (stream_chat)
+BATCH_WAIT = 0.1  # seconds a streamed answer's connection is left unread (_batched)
+CAME_AT_ONCE = 0.001  # seconds: pieces closer together than this came in one read
 # Sampling options the page may pass on; anything else in a request is dropped.
 SAMPLING = ("temperature", "top_p", "max_tokens", "frequency_penalty", "presence_penalty", "seed")
 
@@ -307,22 +308,26 @@ async def _pieces(server: RemoteServer, response: httpx.Response) -> AsyncGenera
 
 
 async def _batched(pieces: AsyncGenerator[str]) -> AsyncGenerator[list[str]]:
-    """The first piece at once; after it, what came in every `BATCH_WAIT` as one list, with the
-    connection left unread in between so that the tokens gather and are read in one go. Each
-    read and each event wakes this process and the page, and where the engine runs on the same
-    CPU (the native engine; a server on this computer) each wake-up is time taken from it.
+    """The first piece at once, then one list per read of the connection: after each list the
+    connection is left unread for `BATCH_WAIT` so that the tokens gather in it, and what the
+    next read brings (the pieces that come at once) goes out when a piece has to be waited for.
+    Each read and each event wakes this process and the page, and where the engine runs on the
+    same CPU (the native engine; a server on this computer) each wake-up is time taken from it.
     What was held when the stream fails is let out before the failure."""
     pending: list[str] = []
-    held_since = -math.inf
+    previous = -math.inf  # when the previous piece came, or the connection was read again
+    read_again = -math.inf
     try:
         async with aclosing(pieces):
             async for piece in pieces:
+                now = time.monotonic()
                 pending.append(piece)
-                if time.monotonic() - held_since >= BATCH_WAIT:
+                if now - previous > CAME_AT_ONCE or now - read_again >= BATCH_WAIT:
                     yield pending
                     pending = []
                     await asyncio.sleep(BATCH_WAIT)
-                    held_since = time.monotonic()
+                    now = read_again = time.monotonic()
+                previous = now
     except (RemoteError, httpx.HTTPError):
         if pending:
             yield pending
