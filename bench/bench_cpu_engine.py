@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import descendants, free_port, median, pss_mb, side_by_side
+from bench.common import app_processes, free_port, median, pss_mb, side_by_side
 from desktop_llm.constants import EMBEDDED_DIR, EMBEDDED_MODEL_FILE
 from desktop_llm.engines.native import physical_cores
 
@@ -221,31 +221,13 @@ def _app_memory(root: int) -> dict[str, float]:
     """PSS in MB of the app's processes, by part: its Python, the window, the native engine, and
     their total; and of the window, its renderer (the page) alone."""
     parts = {"python": 0.0, "window": 0.0, "engine": 0.0, "renderer": 0.0}
-    for pid in descendants(root):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        part = "python" if pid == root else "engine" if b"llama-server" in command else "window"
+    for pid, part, _command in app_processes(root):
         size = pss_mb(pid)
-        parts[part] += size
-        if _is_renderer(pid, command):
+        parts["window" if part == "renderer" else part] += size
+        if part == "renderer":
             parts["renderer"] += size
     parts["total"] = parts["python"] + parts["window"] + parts["engine"]
     return parts
-
-
-def _is_renderer(pid: int, command: bytes) -> bool:
-    """Chromium names its renderers; QtWebEngine's keep the name of the zygote they were forked
-    from, so there a renderer is a zygote's child that calls itself a zygote."""
-    if b"--type=renderer" in command:
-        return True
-    try:
-        parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-        parent_command = Path(f"/proc/{parent}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"--type=zygote" in command and b"--type=zygote" in parent_command
 
 
 def main() -> None:

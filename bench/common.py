@@ -51,9 +51,44 @@ def pss_mb(pid: int) -> float:
     return 0.0
 
 
-def tree_pss_mb(pid: int, descend: bool = True) -> float:
-    """PSS in MB of a process and all its descendants (descend=False: the process alone)."""
-    return sum(pss_mb(each) for each in (descendants(pid) if descend else [pid]))
+def tree_pss_mb(pid: int) -> float:
+    """PSS in MB of a process and all its descendants."""
+    return sum(pss_mb(each) for each in descendants(pid))
+
+
+def app_processes(root: int) -> list[tuple[int, str, bytes]]:
+    """(pid, part, command line) of `root` and its descendants; part: "python" (root itself),
+    "engine" (the native engine, llama-server), "renderer" (a page's renderer) or "window"
+    (everything else: the browser's or Qt's other processes, or a test driver)."""
+    found = []
+    for pid in descendants(root):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if pid == root:
+            part = "python"
+        elif b"llama-server" in command:
+            part = "engine"
+        elif _is_renderer(pid, command):
+            part = "renderer"
+        else:
+            part = "window"
+        found.append((pid, part, command))
+    return found
+
+
+def _is_renderer(pid: int, command: bytes) -> bool:
+    """Chromium names its renderers; QtWebEngine's keep the name of the zygote they were forked
+    from, so there a renderer is a zygote's child that calls itself a zygote."""
+    if b"--type=renderer" in command:
+        return True
+    try:
+        parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        parent_command = Path(f"/proc/{parent}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"--type=zygote" in command and b"--type=zygote" in parent_command
 
 
 def window_decode_speed(page, prompt: str) -> float:

@@ -20,7 +20,7 @@ from desktop_llm.engines import native
 from desktop_llm.hosts.base import missing_display
 from desktop_llm.hosts.browser import find_browser
 from desktop_llm.hosts.webview import webview_available
-from desktop_llm.models.store import ModelStore
+from desktop_llm.models.store import ENGINES, ModelStore
 from desktop_llm.paths import AppPaths
 from desktop_llm.settings import SettingsFile
 
@@ -168,10 +168,7 @@ def models_report(store: ModelStore) -> list[dict[str, Any]]:
             {
                 "id": entry.id,
                 "engine": entry.engine,
-                # what the user knows the model as: its file format and where it runs
-                "format": {"wllama": "GGUF (CPU)", "webllm": "MLC (GPU)"}.get(
-                    entry.engine, entry.engine
-                ),
+                "format": ENGINES.get(entry.engine, entry.engine),
                 "size": entry.size,
                 "verified": verified,
                 "detail": detail,

@@ -96,25 +96,26 @@ def _choose() -> tuple[Path | None, str]:
 
 
 @functools.cache
-def _cpu_features() -> set[str] | None:
+def _cpuinfo() -> str | None:
+    """Linux's description of the processors (read once: it does not change while we run)."""
     try:
-        text = Path("/proc/cpuinfo").read_text()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
         return None
-    found = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+
+
+def _cpu_features() -> set[str] | None:
+    found = re.search(r"^flags\s*:(.*)$", _cpuinfo() or "", re.MULTILINE)
     return set(found.group(1).split()) if found else None
 
 
 def physical_cores() -> int:
     """Threads for llama.cpp: a second hyper-thread on a core only slows its matrix loops."""
-    try:
-        pairs = re.findall(
-            r"^physical id\s*:\s*(\d+).*?^core id\s*:\s*(\d+)",
-            Path("/proc/cpuinfo").read_text(),
-            re.MULTILINE | re.DOTALL,
-        )
-    except OSError:
-        pairs = []
+    pairs = re.findall(
+        r"^physical id\s*:\s*(\d+).*?^core id\s*:\s*(\d+)",
+        _cpuinfo() or "",
+        re.MULTILINE | re.DOTALL,
+    )
     return len(set(pairs)) or os.cpu_count() or 1
 
 

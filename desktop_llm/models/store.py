@@ -40,7 +40,8 @@ from desktop_llm.safe_path import UnsafePath, resolve_inside
 
 MANIFEST = "model.json"
 DOWNLOADS = ".downloads"
-ENGINES = ("wllama", "webllm")
+# The store's engine keys, and what each means to the user: the format and where it runs.
+ENGINES = {"wllama": "GGUF (CPU)", "webllm": "MLC (GPU)"}
 LOCKS = ".locks"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")  # WebLLM needs one of them
 
